@@ -1,0 +1,40 @@
+# Every target creates .venv itself; a fresh clone needs only python3 >= 3.11.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-test
+
+.PHONY: demo test lint types unit bench soak clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sscard-gateway demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check sscard_gateway tests benchmarks
+	$(BIN)/ruff format --check sscard_gateway tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy --strict sscard_gateway
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint types unit
+
+bench: $(STAMP)
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+# Long fuzzing and property runs; not part of `make test`.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -x tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
