@@ -14,17 +14,20 @@ from __future__ import annotations
 
 __all__ = [
     "DecodeError",
+    "DuplicateRequest",
     "EncodeError",
     "FrameTooLarge",
     "FramingError",
     "HeaderError",
     "KeyCheckError",
     "KeyStoreError",
+    "LinkClosed",
     "LinkError",
     "MacError",
     "PinBlockError",
     "ProtocolError",
     "RejectedByPeer",
+    "RequestTimeout",
     "SecurityError",
     "SpecError",
     "SscardError",
@@ -192,3 +195,29 @@ class LinkError(SscardError):
 
 class ProtocolError(LinkError):
     """A peer broke the link protocol (unexpected message in this state)."""
+
+
+class RequestTimeout(LinkError):
+    """No response arrived before the request's deadline.
+
+    ``response_code`` is the dialect's timeout answer (``98`` no answer from
+    the issuer, ``68`` response too late on the center dialect).
+    """
+
+    response_code = "98"
+
+    def __init__(
+        self, message: str = "no response before the deadline", response_code: str = "98"
+    ) -> None:
+        self.response_code = response_code
+        super().__init__(message)
+
+
+class LinkClosed(LinkError):
+    """The connection was lost or the link closed before the request ended (``91``)."""
+
+
+class DuplicateRequest(LinkError):
+    """A request with the same match key is already in flight on the link (``94``)."""
+
+    response_code = "94"

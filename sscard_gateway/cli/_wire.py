@@ -96,7 +96,8 @@ def _demo(args: argparse.Namespace) -> int:
         dialect = load_dialect(data["dialect"])
         frame = dialect.encode(message_from_dict(dialect, data))
         print(f"\n-- {path.name}: {data['description']}")
-        print(f"frame ({len(frame)} bytes): {frame[:32].hex().upper()}...")
+        # never print the frame itself: a BCD PAN reads in clear in its hex
+        print(f"encoded to a {len(frame)}-byte frame, decoded back:")
         print_message(dialect.decode(frame))
     print()
     crypto_demo()

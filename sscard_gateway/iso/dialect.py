@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-:func:`load_dialect` reads a file under ``specs/dialects/`` (see
-:mod:`.spec`) and compiles it, once, into the dictionary pyiso8583 works
+:func:`~sscard_gateway.iso.registry.load_dialect` reads a file under
+``specs/dialects/`` (see :mod:`.spec`) and compiles it, once, into the dictionary pyiso8583 works
 from. Our layer stays thin (ARCHITECTURE.md principle 3) and adds only what
 pyiso8583 does not do:
 
@@ -24,183 +24,54 @@ pyiso8583 does not do:
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import iso8583
 
-from ..errors import DecodeError, EncodeError, HeaderError, RejectedByPeer, SpecError
-from .framing import CUPS_HEADER_LENGTH, CupsHeader, Header, PosHeader, Tpdu
+from ..errors import DecodeError, EncodeError, HeaderError, RejectedByPeer
+from ._compile import CLASS_WORDS, KIND_OF, TEXT_CHECKS, compile_spec
+from ._plan import AN, ANS, BIN, OTHER, N, Plan, batch_ok, build_plan
+from .framing import CUPS_HEADER_LENGTH, CupsHeader, Header, LengthPrefix, PosHeader, Tpdu
 from .message import FieldValue, Message
-from .spec import (
-    BitmapEncoding,
-    DataEncoding,
-    DialectSpec,
-    FieldClass,
-    FieldSpec,
-    LengthKind,
-    load_spec,
-)
+from .spec import BitmapEncoding, DataEncoding, DialectSpec, FieldClass, LengthKind
 
-__all__ = ["Dialect", "available_dialects", "load_dialect", "specs_dir"]
+__all__ = ["Dialect", "MacFunction"]
 
 MacFunction = Callable[[bytes], bytes]
 """Given the MAC block, return the 8-byte value of the MAC field."""
 
 
-def specs_dir() -> Path:
-    """The folder holding ``dialects/``, ``vectors/`` and the other data.
-
-    ``SSCARD_SPECS`` overrides it; an installed wheel carries the files in
-    ``sscard_gateway/_specs``; a source checkout uses ``specs/`` at its top.
-    """
-    env = os.environ.get("SSCARD_SPECS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    bundled = here / "_specs"
-    if bundled.is_dir():
-        return bundled
-    return here.parent / "specs"
-
-
-def available_dialects() -> list[str]:
-    """Names of the dialect files shipped in :func:`specs_dir`."""
-    return sorted(p.stem for p in (specs_dir() / "dialects").glob("*.toml"))
-
-
-@functools.cache
-def _load_named(name: str) -> Dialect:
-    return Dialect(load_spec(specs_dir() / "dialects" / f"{name}.toml"))
-
-
-def load_dialect(name_or_path: str | os.PathLike[str]) -> Dialect:
-    """Load a dialect by name (``"cups"``) or from a TOML file path.
-
-    Named dialects are loaded once and shared; a path is read every call.
-
-    Raises:
-        SpecError: the file is missing or invalid.
-    """
-    text = os.fspath(name_or_path)
-    if os.sep in text or text.endswith(".toml"):
-        return Dialect(load_spec(text))
-    if not (specs_dir() / "dialects" / f"{text}.toml").is_file():
-        known = ", ".join(available_dialects())
-        raise SpecError(f"{text}.toml", "", f"no such dialect (known: {known})")
-    return _load_named(text)
-
-
-# ---------------------------------------------------------------------------
-# Value checks by ISO class. Each returns True when the text is acceptable.
-
-
-def _is_n(v: str) -> bool:
-    return v.isdigit() and v.isascii()
-
-
-def _is_an(v: str) -> bool:
-    return v.isalnum() and v.isascii() or v == ""
-
-
-def _is_ans(v: str) -> bool:
-    return v.isprintable()
-
-
-def _is_z(v: str) -> bool:
-    return v.isascii() and v.replace("=", "").replace("D", "").isdigit()
-
-
-def _is_xn(v: str) -> bool:
-    return len(v) > 1 and v[0] in "CD" and v[1:].isdigit() and v.isascii()
-
-
-_TEXT_CHECKS: dict[FieldClass, Callable[[str], bool]] = {
-    FieldClass.N: _is_n,
-    FieldClass.NS: _is_ans,
-    FieldClass.AN: _is_an,
-    FieldClass.ANS: _is_ans,
-    FieldClass.Z: _is_z,
-    FieldClass.XN: _is_xn,
-}
-_CLASS_WORDS = {
-    FieldClass.N: "digits",
-    FieldClass.NS: "printable characters",
-    FieldClass.AN: "letters and digits",
-    FieldClass.ANS: "printable characters",
-    FieldClass.Z: "track digits and '='",
-    FieldClass.XN: "C or D followed by digits",
-}
-
-
-def _compile_field(f: FieldSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"desc": f.name, "len_type": 0, "len_enc": "ascii"}
-    if f.data is DataEncoding.ASCII:
-        out.update(data_enc=f.encoding, max_len=f.max)
-    elif f.data is DataEncoding.HEX:
-        out.update(data_enc="ascii", max_len=2 * f.max)
-    elif f.data is DataEncoding.BINARY:
-        out.update(data_enc="b", max_len=f.max)
-    else:  # BCD digits, counted in nibbles
-        out.update(data_enc="b", max_len=f.max, len_count="nibbles")
-        if f.pad == "left":
-            out["left_pad"] = "0"
-        else:
-            out["right_pad"] = "F" if f.pad == "rightF" else "0"
-    digits = f.length.digits
-    if digits:
-        if f.prefix is DataEncoding.ASCII:
-            out.update(len_enc="ascii", len_type=digits)
-        elif f.prefix is DataEncoding.BCD:
-            out.update(len_enc="bcd", len_type=(digits + 1) // 2)
-        else:
-            out.update(len_enc="b", len_type=1 if f.length is LengthKind.LL else 2)
-    return out
-
-
-def compile_spec(spec: DialectSpec) -> dict[str, dict[str, Any]]:
-    """The pyiso8583 specification dictionary for ``spec``.
-
-    The header is handled by our framing layer, so ``h`` is disabled.
-    """
-    if spec.mti_encoding is DataEncoding.BCD:
-        mti = {"data_enc": "b", "len_enc": "ascii", "len_type": 0, "max_len": 2}
-    else:
-        mti = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 0, "max_len": 4}
-    if spec.bitmap is BitmapEncoding.BINARY:
-        bitmap = {"data_enc": "b", "len_enc": "ascii", "len_type": 0, "max_len": 8}
-    else:
-        bitmap = {"data_enc": "ascii", "len_enc": "ascii", "len_type": 0, "max_len": 16}
-    out: dict[str, dict[str, Any]] = {
-        "h": {"data_enc": "ascii", "len_enc": "ascii", "len_type": 0, "max_len": 0},
-        "t": {**mti, "desc": "Message type indicator"},
-        "p": {**bitmap, "desc": "Primary bitmap"},
-        "1": {**bitmap, "desc": "Secondary bitmap"},
-    }
-    for number, f in spec.fields.items():
-        out[str(number)] = _compile_field(f)
-    return out
-
-
 class Dialect:
     """A compiled dialect: encode and decode whole frames.
 
-    Build one with :func:`load_dialect`; it is immutable and may be shared
-    by every link and task.
+    Build one with :func:`~sscard_gateway.iso.registry.load_dialect`; it is
+    immutable and may be shared by every link and task.
     """
 
     __slots__ = (
+        "_ascii_lengths",
+        "_ascii_prefix",
         "_binary",
         "_bitmap_offset",
         "_bitmap_size",
+        "_by_key",
+        "_by_number",
         "_checks",
         "_compiled",
+        "_fast_cups_frame",
+        "_header_cache",
+        "_hex",
+        "_hex_bitmap",
+        "_kind_of_key",
+        "_kind_of_number",
         "_mac_hex",
         "_mac_selection",
+        "_plans",
+        "_prefix_size",
+        "_secondary_always",
         "_track_bcd",
+        "_versions",
         "spec",
     )
 
@@ -214,8 +85,33 @@ class Dialect:
             if f.cls is FieldClass.Z and f.data is DataEncoding.BCD
         )
         self._checks: dict[str, tuple[Callable[[str], bool], FieldClass]] = {
-            str(n): (_TEXT_CHECKS[f.cls], f.cls) for n, f in spec.fields.items() if not f.binary
+            str(n): (TEXT_CHECKS[f.cls], f.cls) for n, f in spec.fields.items() if not f.binary
         }
+        kinds = {n: BIN if f.binary else KIND_OF.get(f.cls, OTHER) for n, f in spec.fields.items()}
+        self._by_number = {n: (str(n), kind) for n, kind in kinds.items()}
+        self._by_key = {str(n): (n, kind) for n, kind in kinds.items()}
+        self._kind_of_number = kinds
+        self._kind_of_key = {str(n): kind for n, kind in kinds.items()}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._versions = frozenset(spec.header_options.get("versions", [2]))
+        self._ascii_lengths = frozenset(
+            str(n)
+            for n, f in spec.fields.items()
+            if f.length is not LengthKind.FIXED and f.prefix is DataEncoding.ASCII
+        )
+        self._hex_bitmap = spec.bitmap is BitmapEncoding.HEX
+        self._fast_cups_frame = (
+            spec.header == "cups"
+            and spec.prefix is LengthPrefix.ASCII4
+            and not spec.prefix_includes_itself
+        )
+        self._secondary_always = spec.secondary_always
+        self._prefix_size = spec.prefix.size
+        self._ascii_prefix = spec.prefix is LengthPrefix.ASCII4
+        self._hex = frozenset(
+            str(n) for n, f in spec.fields.items() if f.binary and f.data is DataEncoding.HEX
+        )
+        self._header_cache: dict[bytes, CupsHeader] = {}
         self._bitmap_offset = 2 if spec.mti_encoding is DataEncoding.BCD else 4
         self._bitmap_size = 8 if spec.bitmap is BitmapEncoding.BINARY else 16
         self._mac_selection = spec.mac.selection if spec.mac is not None else {}
@@ -267,32 +163,88 @@ class Dialect:
 
     # -- encoding ----------------------------------------------------------
 
+    def _plan(self, order: tuple[Any, ...], kinds: Mapping[Any, int]) -> Plan:
+        plan = self._plans.get(order)
+        if plan is None:
+            if len(self._plans) >= 1024:
+                self._plans.clear()
+            plan = self._plans[order] = build_plan(order, kinds, int, self._ascii_lengths)
+        return plan
+
     def _to_doc(self, message: Message) -> dict[str, str]:
         mti = message.mti
         if len(mti) != 4 or not mti.isdigit():
             raise EncodeError("mti", "must be four digits")
-        doc = {"t": mti}
-        checks = self._checks
-        binary = self._binary
+        fields = message.fields
+        order = tuple(fields)
+        plan = self._plans.get(order)
+        if plan is None and self._kind_of_number.keys() >= fields.keys():
+            plan = self._plan(order, self._kind_of_number)
+        if plan is not None:
+            try:
+                ok = plan.simple and batch_ok(plan.n(fields), plan.an(fields), plan.ans(fields))
+            except TypeError:
+                ok = False
+            if ok:
+                doc = dict(zip(plan.keys, plan.text(fields), strict=True))
+                doc["t"] = mti
+                for number, key in plan.binary:
+                    value = fields[number]
+                    if not isinstance(value, bytes | bytearray):
+                        raise EncodeError(key, "a binary field takes bytes")
+                    doc[key] = value.hex().upper()
+                return doc
+        return self._to_doc_checked(message)
+
+    def _to_doc_checked(self, message: Message) -> dict[str, str]:
+        """The slow path of :meth:`_to_doc`: field by field, naming the culprit."""
+        doc = {"t": message.mti}
+        by_number = self._by_number
+        n: list[str] = []
+        an: list[str] = []
+        ans: list[str] = []
+        n_add, an_add, ans_add = n.append, an.append, ans.append
         for number, value in message.fields.items():
-            key = str(number)
-            if key in binary:
-                if not isinstance(value, bytes | bytearray):
-                    raise EncodeError(key, "a binary field takes bytes")
-                doc[key] = value.hex().upper()
-                continue
-            entry = checks.get(key)
+            entry = by_number.get(number)
             if entry is None:
-                raise EncodeError(key, f"is not defined in dialect {self.spec.name!r}")
-            if not isinstance(value, str):
-                raise EncodeError(key, "a text field takes str")
-            check, cls = entry
-            if not check(value):
-                raise EncodeError(key, f"must hold {_CLASS_WORDS[cls]}")
-            doc[key] = value.replace("=", "D") if key in self._track_bcd else value
+                raise EncodeError(str(number), f"is not defined in dialect {self.spec.name!r}")
+            key, kind = entry
+            if type(value) is str:
+                if kind == N:
+                    n_add(value)
+                elif kind == AN:
+                    an_add(value)
+                elif kind == ANS:
+                    ans_add(value)
+                elif kind == BIN:
+                    raise EncodeError(key, "a binary field takes bytes")
+                else:
+                    self._check_text(key, value, EncodeError)
+                    if key in self._track_bcd:
+                        value = value.replace("=", "D")
+                doc[key] = value
+            elif kind == BIN and isinstance(value, bytes | bytearray):
+                doc[key] = value.hex().upper()
+            else:
+                raise EncodeError(key, "a text field takes str" if kind != BIN else "bytes")
+        if not batch_ok(n, an, ans):
+            for key, value in doc.items():
+                if key != "t" and self._by_key[key][1] != BIN:
+                    self._check_text(key, value, EncodeError)
         return doc
 
-    def _encode_body(self, message: Message) -> tuple[bytes, dict[str, dict[str, bytes]]]:
+    def _check_text(
+        self, key: str, value: str, error: type[EncodeError] | type[DecodeError], offset: int = 0
+    ) -> None:
+        check, cls = self._checks[key]
+        if not check(value):
+            if error is EncodeError:
+                raise EncodeError(key, f"must hold {CLASS_WORDS[cls]}")
+            raise DecodeError(key, offset, CLASS_WORDS[cls])
+
+    def _encode_body(
+        self, message: Message
+    ) -> tuple[bytes | bytearray, dict[str, dict[str, bytes]]]:
         doc = self._to_doc(message)
         try:
             raw, enc = iso8583.encode(doc, self._compiled)
@@ -300,10 +252,9 @@ class Dialect:
             raise EncodeError(str(exc.field), exc.msg) from None
         except (ValueError, TypeError, UnicodeError, LookupError) as exc:
             raise EncodeError("?", f"cannot be encoded ({type(exc).__name__})") from None
-        body = bytes(raw)
-        if self.spec.secondary_always and not self._secondary_bit(body):
-            body = self._add_secondary(body, enc)
-        return body, enc
+        if self._secondary_always and not self._secondary_bit(raw):
+            return self._add_secondary(bytes(raw), enc), enc
+        return raw, enc
 
     def _add_secondary(self, body: bytes, enc: dict[str, dict[str, bytes]]) -> bytes:
         start = self._bitmap_offset
@@ -319,9 +270,14 @@ class Dialect:
         enc["1"] = {"len": b"", "data": secondary}
         return body[:start] + primary + secondary + body[start + size :]
 
-    def _frame(self, message: Message, body: bytes) -> bytes:
+    def _frame(self, message: Message, body: bytes | bytearray) -> bytes:
         spec = self.spec
         header = message.header
+        if self._fast_cups_frame and type(header) is CupsHeader:
+            head = header.encode(len(body))
+            length = 46 + len(body)
+            if length <= spec.max_length:
+                return b"".join((b"%04d" % length, head, body))
         if spec.header == "cups":
             if not isinstance(header, CupsHeader):
                 header = self.default_header()
@@ -334,11 +290,10 @@ class Dialect:
             head = header.encode()
         else:
             head = b""
-        payload = head + body
-        length = len(payload) + (spec.prefix.size if spec.prefix_includes_itself else 0)
+        length = len(head) + len(body) + (spec.prefix.size if spec.prefix_includes_itself else 0)
         if length > spec.max_length:
             raise EncodeError("length", f"frame of {length} bytes exceeds {spec.max_length}")
-        return spec.prefix.encode(length) + payload
+        return b"".join((spec.prefix.encode(length), head, body))
 
     def encode(self, message: Message, *, mac: MacFunction | None = None) -> bytes:
         """Encode ``message`` into a whole frame: length prefix, header, body.
@@ -386,51 +341,69 @@ class Dialect:
             RejectedByPeer: CUPS sent our message back with a reject header.
         """
         spec = self.spec
-        size = spec.prefix.size
-        data = bytes(data)
-        declared = spec.prefix.decode(data, 0) if size else len(data)
+        size = self._prefix_size
+        if type(data) is not bytes:
+            data = bytes(data)
+        head = data[:size]
+        if self._ascii_prefix and head.isdigit() and len(head) == 4:
+            declared = int(head)
+        else:
+            declared = spec.prefix.decode(data, 0) if size else len(data)
         length = declared - size if spec.prefix_includes_itself else declared
         if length != len(data) - size or declared > spec.max_length:
             raise DecodeError("length", 0, f"a declared length matching the {len(data)}-byte frame")
-        return self._decode_payload(data[size:], size)
+        return self._decode_at(data, size)
 
     def decode_payload(self, payload: bytes | bytearray) -> Message:
         """Decode a frame whose length prefix was already removed.
 
         This is what a link calls on each frame from a
-        :class:`~sscard_gateway.iso.framing.FrameDecoder`.
+        :class:`~sscard_gateway.iso.framing.FrameDecoder`. Offsets in errors
+        count from the start of the payload.
 
         Raises:
             DecodeError, RejectedByPeer: as :meth:`decode`.
         """
-        return self._decode_payload(bytes(payload), self.spec.prefix.size)
+        if type(payload) is not bytes:
+            payload = bytes(payload)
+        return self._decode_at(payload, 0)
 
-    def _decode_payload(self, payload: bytes, base: int) -> Message:
+    def _decode_at(self, data: bytes, start: int) -> Message:
+        """Decode header and body of the payload beginning at ``data[start]``."""
         kind = self.spec.header
         header: Header | None = None
-        start = 0
         if kind == "cups":
-            versions = frozenset(self.spec.header_options.get("versions", [2]))
-            first, total = CupsHeader.decode(payload, 0, versions=versions)
-            if total != len(payload):
-                raise HeaderError("header", base + 2, "a total length equal to the frame", "00035")
+            first, total = self._cups_header(data, start)
+            if total != len(data) - start:
+                raise HeaderError("header", start + 2, "a total length equal to the frame", "00035")
             if first.rejected:
-                inner, _ = CupsHeader.decode(payload, CUPS_HEADER_LENGTH, versions=versions)
-                message = self._decode_body(payload, 2 * CUPS_HEADER_LENGTH, base, inner)
+                inner, _ = self._cups_header(data, start + CUPS_HEADER_LENGTH)
+                message = self._decode_body(data, start + 2 * CUPS_HEADER_LENGTH, inner)
                 raise RejectedByPeer(first.reject_code, message)
-            header, start = first, CUPS_HEADER_LENGTH
+            header, start = first, start + CUPS_HEADER_LENGTH
         elif kind == "pos":
-            header, start = PosHeader.decode(payload, 0), 11
-        return self._decode_body(payload, start, base, header)
+            header, start = PosHeader.decode(data, start), start + 11
+        return self._decode_body(data, start, header)
 
-    def _decode_body(
-        self, payload: bytes, start: int, base: int, header: Header | None
-    ) -> Message:
-        body = payload[start:]
-        offset = base + start
+    def _cups_header(self, data: bytes, start: int) -> tuple[CupsHeader, int]:
+        # Headers repeat on a link but for the total length: cache the rest.
+        raw = data[start : start + CUPS_HEADER_LENGTH]
+        key = raw[:2] + raw[6:]
+        cached = self._header_cache.get(key)
+        if cached is not None and len(raw) == CUPS_HEADER_LENGTH and raw[2:6].isdigit():
+            return cached, int(raw[2:6])
+        header, total = CupsHeader.decode(data, start, versions=self._versions)
+        if len(self._header_cache) >= 256:
+            self._header_cache.clear()
+        self._header_cache[key] = header
+        return header, total
+
+    def _decode_body(self, data: bytes, start: int, header: Header | None) -> Message:
+        body = data[start:]
+        offset = start
         if len(body) < self._bitmap_offset + self._bitmap_size:
             raise DecodeError("mti", offset, "an MTI and a bitmap")
-        if self.spec.secondary_always and not self._secondary_bit(body):
+        if self._secondary_always and not self._secondary_bit(body):
             raise DecodeError("bitmap", offset + self._bitmap_offset, "a secondary bitmap")
         try:
             dec, enc = iso8583.decode(body, self._compiled)
@@ -444,29 +417,94 @@ class Dialect:
         mti = dec["t"]
         if not mti.isdigit() or len(mti) != 4:
             raise DecodeError("mti", offset, "four digits")
+        order = tuple(dec)
+        plan = self._plans.get(order) or self._plan(order, self._kind_of_key)
+        if plan.lens or self._hex_bitmap:
+            self._check_canonical(enc, plan.lens, offset)
+        if plan.simple and batch_ok(plan.n(dec), plan.an(dec), plan.ans(dec)):
+            fields: dict[int, FieldValue] = dict(zip(plan.numbers, plan.text(dec), strict=True))
+            for number, key in plan.binary:
+                if key in self._hex:
+                    fields[number] = self._from_hex(key, dec[key], offset)
+                else:
+                    fields[number] = enc[key]["data"]
+            return Message.trusted(mti, fields, header, self, enc, body)
+        return self._checked_fields(mti, dec, enc, body, offset, header)
+
+    def _check_canonical(
+        self, enc: Mapping[str, Mapping[str, bytes]], lens: tuple[str, ...], offset: int
+    ) -> None:
+        """Refuse what pyiso8583 reads leniently, so a decode re-encodes byte for byte.
+
+        Python's ``int()`` takes ``" 9"`` or ``"+9"`` as a length and
+        ``bytes.fromhex`` skips white space in a hexadecimal bitmap.
+        """
+        if lens and not b"".join([enc[k]["len"] for k in lens]).isdigit():
+            bad = next(k for k in lens if not enc[k]["len"].isdigit())
+            raise DecodeError(bad, offset, "a length prefix of ASCII digits")
+        if self._hex_bitmap:
+            for key in ("p", "1"):
+                part = enc.get(key)
+                if part is not None and not part["data"].isalnum():
+                    raise DecodeError("bitmap", offset, "hexadecimal digits")
+
+    @staticmethod
+    def _from_hex(key: str, value: str, offset: int) -> bytes:
+        if not value.isalnum():
+            raise DecodeError(key, offset, "hexadecimal digits")
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise DecodeError(key, offset, "hexadecimal digits") from None
+
+    def _checked_fields(
+        self,
+        mti: str,
+        dec: Mapping[str, str],
+        enc: dict[str, dict[str, bytes]],
+        body: bytes,
+        offset: int,
+        header: Header | None,
+    ) -> Message:
+        """The slow path of decoding: field by field, naming the culprit."""
         fields: dict[int, FieldValue] = {}
-        binary = self._binary
-        checks = self._checks
+        by_key = self._by_key
+        hex_keys = self._hex
+        n: list[str] = []
+        an: list[str] = []
+        ans: list[str] = []
         for key, value in dec.items():
-            if key in binary:
-                fields[int(key)] = bytes.fromhex(value)
-                continue
-            entry = checks.get(key)
+            entry = by_key.get(key)
             if entry is None:  # t, p, 1, h
                 continue
-            if key in self._track_bcd:
-                value = value.replace("D", "=")
-            check, cls = entry
-            if not check(value):
-                raise DecodeError(key, offset, _CLASS_WORDS[cls])
-            fields[int(key)] = value
+            number, kind = entry
+            if kind == BIN:
+                # binary: the received bytes themselves; hex text: its value
+                raw = enc[key]["data"]
+                fields[number] = self._from_hex(key, value, offset) if key in hex_keys else raw
+                continue
+            if kind == N:
+                n.append(value)
+            elif kind == AN:
+                an.append(value)
+            elif kind == ANS:
+                ans.append(value)
+            else:
+                if key in self._track_bcd:
+                    value = value.replace("D", "=")
+                self._check_text(key, value, DecodeError, offset)
+            fields[number] = value
+        if not batch_ok(n, an, ans):
+            for number, text in fields.items():
+                if isinstance(text, str):
+                    self._check_text(str(number), text, DecodeError, offset)
         return Message(mti, fields, header=header, dialect=self, wire=enc, body=body)
 
-    def _secondary_bit(self, body: bytes) -> bool:
+    def _secondary_bit(self, body: bytes | bytearray) -> bool:
         first = body[self._bitmap_offset]
-        if self.spec.bitmap is BitmapEncoding.BINARY:
-            return bool(first & 0x80)
-        return chr(first) in "89ABCDEFabcdef"
+        if self._hex_bitmap:
+            return chr(first) in "89ABCDEFabcdef"
+        return bool(first & 0x80)
 
     # -- MAC block -------------------------------------------------------------
 
@@ -481,6 +519,8 @@ class Dialect:
         macspec = self.spec.mac
         if macspec is None:
             raise EncodeError("mac", f"dialect {self.spec.name!r} defines no MAC")
+        body: bytes | bytearray
+        enc: Mapping[str, Mapping[str, bytes]]
         if message.wire is None or message.body is None:
             fields = dict(message.fields)
             fields.setdefault(macspec.field, bytes(8))
@@ -489,11 +529,13 @@ class Dialect:
             body, enc = message.body, message.wire
         return self._mab(message.mti, body, enc)
 
-    def _mab(self, mti: str, body: bytes, enc: Mapping[str, Mapping[str, bytes]]) -> bytes:
+    def _mab(
+        self, mti: str, body: bytes | bytearray, enc: Mapping[str, Mapping[str, bytes]]
+    ) -> bytes:
         macspec = self.spec.mac
         assert macspec is not None
         if macspec.mab == "message":
-            return body[: -16 if self._mac_hex else -8]
+            return bytes(body[: -16 if self._mac_hex else -8])
         from ..crypto import cups_mab
 
         selection = self._mac_selection.get(self.mti_class(mti), ())

@@ -68,6 +68,8 @@ class LengthPrefix(enum.Enum):
         Raises:
             FramingError: the length does not fit the prefix.
         """
+        if self is LengthPrefix.ASCII4 and 0 <= length <= 9999:
+            return b"%04d" % length
         if not 0 <= length <= self.largest:
             raise FramingError("length", 0, f"a length of at most {self.largest}, got {length}")
         if self is LengthPrefix.BINARY2:
@@ -75,7 +77,7 @@ class LengthPrefix(enum.Enum):
         if self is LengthPrefix.ASCII4:
             return b"%04d" % length
         if self is LengthPrefix.BCD2:
-            return bytes.fromhex("%04d" % length)
+            return bytes.fromhex(f"{length:04d}")
         return b""
 
     def decode(self, data: bytes | bytearray, offset: int = 0) -> int:
@@ -209,7 +211,12 @@ def _ascii(raw: bytes, part: str, offset: int, reject: str) -> str:
         raise HeaderError(part, offset, "ASCII characters", reject) from None
 
 
-@attrs.frozen(slots=True)
+# Encoded header bytes around the total length, by header value: a link sends
+# the same header again and again.
+_CUPS_ENCODED: dict[CupsHeader, tuple[bytes, bytes]] = {}
+
+
+@attrs.frozen(slots=True, cache_hash=True)
 class CupsHeader:
     """The 46-byte CUPS message header (DOMAIN.md §2).
 
@@ -243,6 +250,9 @@ class CupsHeader:
                 user info does not fit a byte, or the total length exceeds 9999.
         """
         total = CUPS_HEADER_LENGTH + body_length
+        parts = _CUPS_ENCODED.get(self)
+        if parts is not None and total <= 9999:
+            return parts[0] + b"%04d" % total + parts[1]
         if len(self.destination) > 11 or len(self.source) > 11:
             raise FramingError("header", 6, "institution IDs of at most 11 characters")
         if len(self.transaction_info) != 8 or len(self.reject_code) != 5:
@@ -250,19 +260,25 @@ class CupsHeader:
         if total > 9999 or not (0 <= self.batch <= 255 and 0 <= self.user_info <= 255):
             raise FramingError("header", 2, "a total length <= 9999 and one-byte batch/user info")
         flag = (self.version & 0x7F) | (0x80 if self.test else 0)
-        return b"".join(
-            (
-                bytes((CUPS_HEADER_LENGTH, flag)),
-                b"%04d" % total,
-                self.destination.ljust(11).encode("ascii"),
-                self.source.ljust(11).encode("ascii"),
-                b"\x00\x00\x00",
-                bytes((self.batch,)),
-                self.transaction_info.encode("ascii"),
-                bytes((self.user_info,)),
-                self.reject_code.encode("ascii"),
+        try:
+            before = bytes((CUPS_HEADER_LENGTH, flag))
+            after = b"".join(
+                (
+                    self.destination.ljust(11).encode("ascii"),
+                    self.source.ljust(11).encode("ascii"),
+                    b"\x00\x00\x00",
+                    bytes((self.batch,)),
+                    self.transaction_info.encode("ascii"),
+                    bytes((self.user_info,)),
+                    self.reject_code.encode("ascii"),
+                )
             )
-        )
+        except UnicodeEncodeError:
+            raise FramingError("header", 6, "ASCII header text") from None
+        if len(_CUPS_ENCODED) >= 256:
+            _CUPS_ENCODED.clear()
+        _CUPS_ENCODED[self] = (before, after)
+        return before + b"%04d" % total + after
 
     @classmethod
     def decode(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from ..errors import EncodeError
 from .dialect import Dialect
 from .framing import CupsHeader, Header, PosHeader, Tpdu
@@ -25,17 +27,13 @@ def _header(dialect: Dialect, data: Mapping[str, Any] | None) -> Header | None:
         return base
     try:
         if isinstance(base, CupsHeader):
-            return CupsHeader(**{**_fields_of(base), **data})
+            return attrs.evolve(base, **data)
         tpdu = Tpdu(**data.get("tpdu", {}))
         rest = {k: v for k, v in data.items() if k != "tpdu"}
         assert isinstance(base, PosHeader)
-        return PosHeader(**{**_fields_of(base), **rest, "tpdu": tpdu})
+        return attrs.evolve(base, **rest, tpdu=tpdu)
     except TypeError as exc:
         raise EncodeError("header", f"unknown header key ({exc})") from None
-
-
-def _fields_of(header: CupsHeader | PosHeader) -> dict[str, Any]:
-    return {name: getattr(header, name) for name in header.__slots__ if not name.startswith("__")}
 
 
 def message_from_dict(dialect: Dialect, data: Mapping[str, Any]) -> Message:

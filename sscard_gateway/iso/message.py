@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FieldValue", "Message"]
 
+_set = object.__setattr__
+
 FieldValue = str | bytes
 
 # Used when a message has no dialect to say which fields are secret.
@@ -69,6 +71,26 @@ class Message:
     dialect: Dialect | None = attrs.field(default=None, eq=False)
     wire: Mapping[str, Mapping[str, bytes]] | None = attrs.field(default=None, eq=False)
     body: bytes | None = attrs.field(default=None, eq=False)
+
+    @classmethod
+    def trusted(
+        cls,
+        mti: str,
+        fields: Mapping[int, FieldValue],
+        header: Header | None,
+        dialect: Dialect | None,
+        wire: Mapping[str, Mapping[str, bytes]] | None,
+        body: bytes | None,
+    ) -> Message:
+        """Build from values the codec has already checked (the decoder's fast path)."""
+        self = object.__new__(cls)
+        _set(self, "mti", mti)
+        _set(self, "fields", fields)
+        _set(self, "header", header)
+        _set(self, "dialect", dialect)
+        _set(self, "wire", wire)
+        _set(self, "body", body)
+        return self
 
     # -- access ------------------------------------------------------------
 

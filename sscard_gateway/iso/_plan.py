@@ -1,0 +1,94 @@
+"""Per-field-set plans: the codec's hot path with the per-field work in C.
+
+Messages of one kind carry the same set of fields, so what the codec must do
+for each field (name its pyiso8583 key, check its class, convert bytes to
+and from hex) is worked out once per field set and kept as ``itemgetter``
+objects. Converting a message is then a handful of C-level calls: get the
+values of each class at once, join them, check the join in one call.
+
+A set not seen before (or a value that fails a batch check) takes the slow
+path in :mod:`.dialect`, which names the offending field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import attrs
+
+__all__ = ["BIN", "KINDS", "Plan", "build_plan"]
+
+BIN, N, AN, ANS, OTHER = range(5)
+KINDS = (BIN, N, AN, ANS, OTHER)
+
+
+def _getter(keys: Sequence[Any]) -> Callable[[Mapping[Any, Any]], tuple[Any, ...]]:
+    if not keys:
+        return lambda mapping: ()
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda mapping: (mapping[key],)
+    return itemgetter(*keys)
+
+
+@attrs.frozen(slots=True)
+class Plan:
+    """What to do with each field of one field set (see module docs)."""
+
+    numbers: tuple[int, ...]
+    keys: tuple[str, ...]
+    text: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    n: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    an: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    ans: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    binary: tuple[tuple[int, str], ...]
+    simple: bool  # no field needs a per-field check or conversion
+    lens: tuple[str, ...] = ()  # keys whose ASCII length prefix must be checked
+
+
+def build_plan(
+    order: Sequence[Any],
+    kinds: Mapping[Any, int],
+    to_number: Callable[[Any], int],
+    ascii_lengths: frozenset[str] = frozenset(),
+) -> Plan:
+    """Plan for fields in ``order`` (ints when encoding, str keys when decoding).
+
+    ``kinds`` gives each field's kind (:data:`BIN`, :data:`N`...); keys whose
+    kind is unknown (``t``, ``p``, ``1``) are left out.
+    """
+    present = [k for k in order if k in kinds]
+    by_kind: dict[int, list[Any]] = {kind: [] for kind in KINDS}
+    for k in present:
+        by_kind[kinds[k]].append(k)
+    text = [k for k in present if kinds[k] != BIN]
+    return Plan(
+        numbers=tuple(to_number(k) for k in text),
+        keys=tuple(str(to_number(k)) for k in text),
+        text=_getter(text),
+        n=_getter(by_kind[N]),
+        an=_getter(by_kind[AN]),
+        ans=_getter(by_kind[ANS]),
+        binary=tuple((to_number(k), str(to_number(k))) for k in by_kind[BIN]),
+        simple=not by_kind[OTHER],
+        lens=tuple(k for k in present if k in ascii_lengths),
+    )
+
+
+def batch_ok(n: Sequence[str], an: Sequence[str], ans: Sequence[str]) -> bool:
+    """One C-level check per class over all values of that class.
+
+    Raises:
+        TypeError: a value is not ``str`` (the caller reports which).
+    """
+    if n:
+        joined = "".join(n)
+        if not (joined.isdigit() and joined.isascii()):
+            return False
+    if an:
+        joined = "".join(an)
+        if joined and not (joined.isalnum() and joined.isascii()):
+            return False
+    return not ans or "".join(ans).isprintable()
