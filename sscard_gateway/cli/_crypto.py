@@ -34,7 +34,7 @@ __all__ = ["demo", "register"]
 
 KEY_STORE_ENV = "SSCARD_KEY_STORE"
 _FAMILIES = ("des", "aes", "sm4")
-_ALGORITHM_CHOICES = (*_FAMILIES, *(a.value for a in Algorithm))
+_ALGORITHM_CHOICES = tuple(dict.fromkeys((*_FAMILIES, *(a.value for a in Algorithm))))
 _USAGE_CHOICES = (*(u.value for u in KeyUsage), "zmk", "zpk", "zak", "tmk", "tpk", "tak", "tdk")
 _FORMAT_CHOICES = ("0", "1", "2", "3", "4", *(f.value for f in PinFormat))
 
