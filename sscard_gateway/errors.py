@@ -19,15 +19,21 @@ __all__ = [
     "FrameTooLarge",
     "FramingError",
     "HeaderError",
+    "JournalClosed",
+    "JournalError",
+    "JournalKeyError",
     "KeyCheckError",
     "KeyStoreError",
     "LinkClosed",
     "LinkError",
+    "LinkUnavailable",
     "MacError",
+    "MappingError",
     "PinBlockError",
     "ProtocolError",
     "RejectedByPeer",
     "RequestTimeout",
+    "RoutingError",
     "SecurityError",
     "SpecError",
     "SscardError",
@@ -221,3 +227,65 @@ class DuplicateRequest(LinkError):
     """A request with the same match key is already in flight on the link (``94``)."""
 
     response_code = "94"
+
+
+class LinkUnavailable(LinkClosed):
+    """The request was never sent: the link was not signed on in time, or is closing."""
+
+
+class JournalError(SscardError):
+    """The journal could not store or read what it was asked to (``96``).
+
+    Raised for storage failures (disk full, I/O error, a locked or corrupt
+    database, a schema newer than this library). A write that raised it was
+    not committed: none of the operations of its batch were stored.
+    """
+
+    response_code = "96"
+
+
+class JournalKeyError(JournalError):
+    """A journal key is wrong, or a sealed payload failed authentication.
+
+    Raised when the PAN key or data key given is not the one the journal was
+    created with, and when a sealed payload does not open under the data key
+    (tampered with, moved to another row, or sealed under another key).
+    """
+
+
+class JournalClosed(JournalError):
+    """The journal, or its group-commit writer, is closed; nothing more is stored."""
+
+
+class RoutingError(SscardError):
+    """No route takes a message anywhere; it is answered without being forwarded.
+
+    ``response_code`` is ``15`` (no such issuer: the card's BIN is unknown)
+    or ``92`` (cannot route: no card, an unknown institution, or the only
+    route leads back to the sender). The message never holds the PAN.
+    """
+
+    def __init__(self, problem: str, response_code: str = "92") -> None:
+        self.problem = problem
+        self.response_code = response_code
+        super().__init__(problem)
+
+
+class MappingError(SscardError):
+    """A message cannot be translated by a mapping (``specs/mappings/``).
+
+    Attributes:
+        mapping: the mapping's name (``center_to_cups``).
+        where: the part that failed (``processing_codes``, ``field 61``).
+        problem: what is wrong, never a card number.
+        response_code: the answer to the requester: ``12`` for a
+            transaction the mapping does not carry, ``30`` for a message
+            missing what the mapping needs, ``96`` for a misuse.
+    """
+
+    def __init__(self, mapping: str, where: str, problem: str, response_code: str = "12") -> None:
+        self.mapping = mapping
+        self.where = where
+        self.problem = problem
+        self.response_code = response_code
+        super().__init__(f"{mapping}: {where}: {problem}")

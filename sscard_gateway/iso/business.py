@@ -99,7 +99,10 @@ def amount_split(message: Message) -> AmountSplit | None:
     if spec.amount_split is None or spec.amount_split not in message.fields:
         return None
     parts = subfields(message, spec.amount_split)
-    total = amount(message, spec.amount_total) if spec.amount_total in message.fields else None
+    total_field = spec.amount_total
+    total = None
+    if total_field is not None and total_field in message.fields:
+        total = amount(message, total_field)
     fund = int(parts.get("fund", "0"))
     personal = int(parts.get("personal_account", "0"))
     cash = int(parts.get("cash", "0"))

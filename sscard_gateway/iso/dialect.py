@@ -38,6 +38,12 @@ from .spec import BitmapEncoding, DataEncoding, DialectSpec, FieldClass, LengthK
 
 __all__ = ["Dialect", "MacFunction"]
 
+
+def _upper_hex(text: str) -> bool:
+    """Upper-case hexadecimal only: what we write, so a decode re-encodes exactly."""
+    return not text or (text.isalnum() and text.isascii() and (text.isdigit() or text.isupper()))
+
+
 MacFunction = Callable[[bytes], bytes]
 """Given the MAC block, return the 8-byte value of the MAC field."""
 
@@ -445,13 +451,13 @@ class Dialect:
         if self._hex_bitmap:
             for key in ("p", "1"):
                 part = enc.get(key)
-                if part is not None and not part["data"].isalnum():
-                    raise DecodeError("bitmap", offset, "hexadecimal digits")
+                if part is not None and not _upper_hex(part["data"].decode("ascii")):
+                    raise DecodeError("bitmap", offset, "upper-case hexadecimal digits")
 
     @staticmethod
     def _from_hex(key: str, value: str, offset: int) -> bytes:
-        if not value.isalnum():
-            raise DecodeError(key, offset, "hexadecimal digits")
+        if not _upper_hex(value):
+            raise DecodeError(key, offset, "upper-case hexadecimal digits")
         try:
             return bytes.fromhex(value)
         except ValueError:
@@ -503,7 +509,7 @@ class Dialect:
     def _secondary_bit(self, body: bytes | bytearray) -> bool:
         first = body[self._bitmap_offset]
         if self._hex_bitmap:
-            return chr(first) in "89ABCDEFabcdef"
+            return chr(first) in "89ABCDEF"
         return bool(first & 0x80)
 
     # -- MAC block -------------------------------------------------------------

@@ -305,6 +305,8 @@ class CupsHeader:
         total = int(total_raw)
         dest = _ascii(raw[6:17], "header", offset + 6, "00045").rstrip(" ")
         src = _ascii(raw[17:28], "header", offset + 17, "00055").rstrip(" ")
+        if raw[28:31] != b"\x00\x00\x00":
+            raise HeaderError("header", offset + 28, "three zero reserved bytes", "00015")
         info = _ascii(raw[32:40], "header", offset + 32, "00015")
         reject = _ascii(raw[41:46], "header", offset + 41, "00015")
         if not reject.isdigit():

@@ -1,0 +1,227 @@
+"""The SQLite journal's schema, its versions, and the mapping of records to rows.
+
+Why a version table from the first release: a journal file outlives the
+code that wrote it (it is the evidence for clearing and disputes), so a new
+release must upgrade an old file in place. ``schema_version`` holds one row;
+:data:`MIGRATIONS` maps each version to the statements that bring the
+previous version to it, and :func:`migrate` applies the missing ones in one
+transaction. A file newer than this code is refused, not guessed at.
+
+Version 1:
+
+* ``transactions``: one row per transaction; ``transaction_key`` unique (the
+  duplicate check); ``seq`` (the rowid) orders rows as journaled and pages
+  the streaming reads; indexes on ``settlement_date`` (clearing) and
+  ``status`` (restart recovery of pending transactions).
+* ``owed``: the store-and-forward queue; ``id`` unique; ``payload`` sealed;
+  indexes on ``(status, next_attempt_at)`` (due items in order, an index
+  range with no sort), ``(status, created_at)`` (oldest owed age) and
+  ``transaction_key``.
+* ``counts``: per-status counters kept by triggers, so statistics cost the
+  same on a million rows as on ten.
+* ``meta``: the identifiers of the PAN key and data key the file was
+  created with.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from ..errors import JournalError
+from ._records import OwedStatus, TransactionStatus
+
+__all__ = ["MIGRATIONS", "OWED_COLUMNS", "SCHEMA_VERSION", "TRANSACTION_COLUMNS", "migrate"]
+
+SCHEMA_VERSION: Final = 1
+
+#: Columns of ``transactions`` in the order records are written and read.
+TRANSACTION_COLUMNS: Final = (
+    "transaction_key",
+    "kind",
+    "mti",
+    "source",
+    "created_at",
+    "settlement_date",
+    "updated_at",
+    "destination",
+    "dialect",
+    "processing_code",
+    "stan",
+    "rrn",
+    "transmission_time",
+    "acquirer",
+    "forwarder",
+    "terminal",
+    "merchant",
+    "authorization_code",
+    "home_region",
+    "treating_region",
+    "insurance_kind",
+    "amount",
+    "fund",
+    "personal_account",
+    "cash",
+    "currency",
+    "pan_masked",
+    "pan_hash",
+    "status",
+    "response_code",
+    "responded_at",
+    "upstream_stan",
+    "upstream_rrn",
+    "upstream_key",
+    "original_key",
+)
+
+#: Columns of ``owed`` in the order items are written and read.
+OWED_COLUMNS: Final = (
+    "id",
+    "kind",
+    "destination",
+    "transaction_key",
+    "payload",
+    "created_at",
+    "updated_at",
+    "next_attempt_at",
+    "expires_at",
+    "attempts",
+    "status",
+    "last_response_code",
+)
+
+_TEXT_NOT_NULL = {
+    "transaction_key",
+    "kind",
+    "mti",
+    "source",
+    "settlement_date",
+    "destination",
+    "dialect",
+    "processing_code",
+    "stan",
+    "rrn",
+    "transmission_time",
+    "acquirer",
+    "forwarder",
+    "terminal",
+    "merchant",
+    "authorization_code",
+    "home_region",
+    "treating_region",
+    "insurance_kind",
+    "currency",
+    "pan_masked",
+    "pan_hash",
+    "status",
+}
+_INTEGER = {"amount", "fund", "personal_account", "cash"}
+_REAL = {"created_at", "updated_at"}
+
+
+def _transaction_column(name: str) -> str:
+    if name in _TEXT_NOT_NULL:
+        return f"{name} TEXT NOT NULL"
+    if name in _INTEGER:
+        return f"{name} INTEGER NOT NULL"
+    if name in _REAL:
+        return f"{name} REAL NOT NULL"
+    if name == "responded_at":
+        return f"{name} REAL"
+    return f"{name} TEXT"
+
+
+def _counter_triggers(table: str) -> list[str]:
+    # INSERT OR IGNORE first: a status added by a later version gets its row.
+    def bump(ref: str, delta: str) -> str:
+        name = f"'{table}:' || {ref}.status"
+        insert = f"INSERT OR IGNORE INTO counts (name, n) VALUES ({name}, 0);"  # noqa: S608
+        update = f"UPDATE counts SET n = n {delta} 1 WHERE name = {name};"  # noqa: S608
+        return f"{insert}\n  {update}"
+
+    return [
+        f"CREATE TRIGGER {table}_count_insert AFTER INSERT ON {table} BEGIN\n"
+        f"  {bump('NEW', '+')}\nEND",
+        f"CREATE TRIGGER {table}_count_delete AFTER DELETE ON {table} BEGIN\n"
+        f"  {bump('OLD', '-')}\nEND",
+        f"CREATE TRIGGER {table}_count_status AFTER UPDATE OF status ON {table}\n"
+        f"  WHEN OLD.status <> NEW.status BEGIN\n"
+        f"  {bump('OLD', '-')}\n  {bump('NEW', '+')}\nEND",
+    ]
+
+
+def _version_1() -> tuple[str, ...]:
+    columns = ",\n  ".join(_transaction_column(c) for c in TRANSACTION_COLUMNS)
+    counters = [f"transactions:{s.value}" for s in TransactionStatus]
+    counters += [f"owed:{s.value}" for s in OwedStatus]
+    return (
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+        f"CREATE TABLE transactions (\n  seq INTEGER PRIMARY KEY,\n  {columns},\n"
+        "  UNIQUE (transaction_key)\n)",
+        "CREATE INDEX transactions_settlement ON transactions (settlement_date)",
+        "CREATE INDEX transactions_status ON transactions (status)",
+        "CREATE TABLE owed (\n"
+        "  seq INTEGER PRIMARY KEY,\n"
+        "  id TEXT NOT NULL UNIQUE,\n"
+        "  kind TEXT NOT NULL,\n"
+        "  destination TEXT NOT NULL,\n"
+        "  transaction_key TEXT NOT NULL,\n"
+        "  payload BLOB NOT NULL,\n"
+        "  created_at REAL NOT NULL,\n"
+        "  updated_at REAL NOT NULL,\n"
+        "  next_attempt_at REAL NOT NULL,\n"
+        "  expires_at REAL,\n"
+        "  attempts INTEGER NOT NULL,\n"
+        "  status TEXT NOT NULL,\n"
+        "  last_response_code TEXT\n"
+        ")",
+        "CREATE INDEX owed_due ON owed (status, next_attempt_at)",
+        "CREATE INDEX owed_age ON owed (status, created_at)",
+        "CREATE INDEX owed_transaction ON owed (transaction_key)",
+        *_counter_triggers("transactions"),
+        *_counter_triggers("owed"),
+        *(f"INSERT INTO counts (name, n) VALUES ('{name}', 0)" for name in counters),  # noqa: S608
+    )
+
+
+#: Version -> the statements that bring the previous version to it.
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {1: _version_1()}
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Create or upgrade the schema in one transaction.
+
+    Args:
+        conn: a connection in autocommit mode (``isolation_level=None``).
+
+    Returns:
+        The schema version found before migrating (0 for a new file).
+
+    Raises:
+        JournalError: the file's schema is newer than this library's.
+        sqlite3.Error: the database failed.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        found = 0 if row is None else int(row[0])
+        if found > SCHEMA_VERSION:
+            raise JournalError(
+                f"the journal's schema version {found} is newer than this library's "
+                f"({SCHEMA_VERSION}); upgrade sscard_gateway"
+            )
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+        if row is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif found < SCHEMA_VERSION:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return found
