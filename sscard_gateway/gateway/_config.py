@@ -1,0 +1,138 @@
+"""What a gateway is made of: its links, key names, routes and queue policy.
+
+These are frozen values a deployment builds once (from ``gateway.toml`` in
+a later release, or in code); the :class:`~sscard_gateway.gateway.Gateway`
+only reads them. Key names refer to keys in the security module; nothing
+here holds key material.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..link import Backoff, LinkKeys
+from ..routing import InstitutionCodes
+
+__all__ = ["CenterLink", "GatewayConfig", "SafPolicy", "UpstreamLink"]
+
+
+@attrs.frozen(kw_only=True)
+class CenterLink:
+    """A regional center the gateway listens for.
+
+    Attributes:
+        name: the link's name in routes, logs and the journal.
+        institution: the center's institution code (its F32).
+        region: the center's GB/T 2260 region code.
+        host, port: where the gateway listens for this center (0: any port).
+        mac_key, pin_key, kek: key names in the security module (the center's
+            ZAK, ZPK and ZMK); ``None`` turns MACs or PIN translation off.
+        pin_format: the PIN block format the center uses.
+    """
+
+    name: str
+    institution: str
+    region: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    mac_key: str | None = None
+    pin_key: str | None = None
+    kek: str | None = None
+    pin_format: str = "iso0"
+
+    def link_keys(self) -> LinkKeys:
+        """The link layer's view of this center's keys."""
+        return LinkKeys(mac_key=self.mac_key, pin_key=self.pin_key, kek=self.kek)
+
+
+@attrs.frozen(kw_only=True)
+class UpstreamLink:
+    """The link to the UnionPay switch (the gateway connects).
+
+    Attributes:
+        name: the link's name (``cups``).
+        host, port: the switch's address.
+        mac_key, pin_key, kek: key names (CUPS ZAK, ZPK, ZMK).
+        pin_format: ``iso0`` (field 52) or ``sm4`` (field 63 usage ``SM``).
+        sign_on: sign on after each connect (0820 F70 001).
+        echo_interval: seconds of silence before an echo test.
+        backoff: reconnection delays.
+    """
+
+    name: str = "cups"
+    host: str = "127.0.0.1"
+    port: int = 0
+    mac_key: str | None = None
+    pin_key: str | None = None
+    kek: str | None = None
+    pin_format: str = "iso0"
+    sign_on: bool = True
+    echo_interval: float | None = 60.0
+    backoff: Backoff = attrs.field(factory=lambda: Backoff(initial=0.2, maximum=5.0))
+
+    def link_keys(self) -> LinkKeys:
+        """The link layer's view of the switch keys."""
+        return LinkKeys(mac_key=self.mac_key, pin_key=self.pin_key, kek=self.kek)
+
+
+@attrs.frozen(kw_only=True)
+class SafPolicy:
+    """Store-and-forward: how owed reversals and advices are retried.
+
+    Attempt ``n`` (from 1) is followed, when it fails, by a wait of
+    ``min(maximum, initial * multiplier ** (n - 1))`` seconds. An item is
+    abandoned after ``max_attempts`` attempts and expires ``expiry`` seconds
+    after it was owed. ``attempt_timeout`` bounds each attempt.
+    """
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    multiplier: float = 2.0
+    max_attempts: int = 50
+    expiry: float = 3 * 86400.0
+    attempt_timeout: float = 10.0
+    batch: int = 32
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failed attempts."""
+        return min(self.maximum, self.initial * self.multiplier ** max(0, min(attempts, 64) - 1))
+
+
+@attrs.frozen(kw_only=True)
+class GatewayConfig:
+    """The whole gateway.
+
+    Attributes:
+        institution: the gateway's own institution codes (F32/F33 of the
+            legs it originates, the CUPS header source).
+        upstream: the switch link.
+        centers: the regional centers.
+        routes: the route table, as :meth:`~sscard_gateway.routing.RouteTable.from_config` takes it.
+        request_timeout: seconds an upstream leg may take before the
+            gateway answers the requester and reverses the leg.
+        saf: store-and-forward policy.
+        forward_to_home_center: route cross-region settlements to the card's
+            home center when it is connected.
+    """
+
+    institution: InstitutionCodes
+    upstream: UpstreamLink
+    centers: tuple[CenterLink, ...]
+    routes: Mapping[str, Any]
+    request_timeout: float = 30.0
+    saf: SafPolicy = attrs.field(factory=SafPolicy)
+    forward_to_home_center: bool = True
+
+    def center(self, name: str) -> CenterLink:
+        """The center named ``name``.
+
+        Raises:
+            KeyError: no such center.
+        """
+        for center in self.centers:
+            if center.name == name:
+                return center
+        raise KeyError(name)

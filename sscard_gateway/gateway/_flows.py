@@ -1,0 +1,490 @@
+"""The per-message flows of the gateway (see :mod:`._gateway` for the whole picture).
+
+Each flow journals before it forwards and answers only after the outcome
+is journaled; a leg whose outcome is unknown owes its reversal
+(:func:`._legs.run_leg`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+import attrs
+
+from ..crypto import SecurityModule
+from ..errors import DecodeError, SecurityError, SscardError, ValidationError
+from ..iso import Dialect, Message
+from ..iso.business import amount_split, validate
+from ..iso.composite import OriginalData
+from ..link import Link, ServedLink, StreamDriver
+from ..link import transmission_time as f7
+from ..routing import LegCounters, NoRoute, RouteTable, Translator
+from ..store import (
+    AddOwed,
+    BatchingJournal,
+    Duplicate,
+    InsertTransaction,
+    Journal,
+    OwedItem,
+    OwedKind,
+    PanHasher,
+    TransactionRecord,
+    TransactionStatus,
+    UpdateTransaction,
+)
+from ._config import CenterLink, GatewayConfig
+from ._legs import PinRoute, run_leg, translate_pin
+from ._records import kind_of, new_record, transaction_key, upstream_key
+from ._saf import StoreAndForward
+
+__all__ = ["Flows"]
+
+log = logging.getLogger("sscard_gateway.gateway")
+
+
+class Flows:
+    """Request flows; :class:`~sscard_gateway.gateway.Gateway` supplies the state."""
+
+    config: GatewayConfig
+    security: SecurityModule
+    journal: Journal
+    routes: RouteTable
+    center_dialect: Dialect
+    cups_dialect: Dialect
+    to_cups: Translator
+    from_cups: Translator
+    counters: LegCounters
+    centers: dict[str, ServedLink]
+    upstream: Link | None
+    _clock: Callable[[], datetime]
+    _answers: Counter[tuple[str, str]]
+    _bj: BatchingJournal | None
+    _saf: StoreAndForward | None
+
+    # -- helpers -----------------------------------------------------------------
+
+    @property
+    def _journal(self) -> BatchingJournal:
+        assert self._bj is not None, "the gateway is not running"
+        return self._bj
+
+    def _answer(self, kind: str, request: Message, code: str, **fields: str) -> Message:
+        self._answers[(kind, code)] += 1
+        extra = {int(k.lstrip("f")): v for k, v in fields.items()}
+        return request.response_to(code, extra or None)
+
+    async def _finish(self, key: str, code: str, *, authorization: str | None = None) -> None:
+        status = TransactionStatus.APPROVED if code == "00" else TransactionStatus.DECLINED
+        stamp = self._clock().timestamp()
+        await self._journal.apply(
+            UpdateTransaction(
+                transaction_key=key,
+                updated_at=stamp,
+                status=status,
+                response_code=code,
+                responded_at=stamp,
+                authorization_code=authorization,
+            )
+        )
+
+    async def _insert(self, record: TransactionRecord) -> bool:
+        """Journal a new transaction; False when its key was seen before."""
+        result = await self._journal.apply(InsertTransaction(record))
+        return not isinstance(result, Duplicate)
+
+    def _link_named(self, name: str) -> StreamDriver | None:
+        if name == self.config.upstream.name:
+            return self.upstream
+        return self.centers.get(name)
+
+    def _owe(self, *, key: str, destination: str, dialect: Dialect, message: Message) -> AddOwed:
+        stamp = self._clock().timestamp()
+        return AddOwed(
+            OwedItem(
+                kind=OwedKind.REVERSAL,
+                destination=destination,
+                transaction_key=key,
+                payload=dialect.encode(message),
+                created_at=stamp,
+                expires_at=stamp + self.config.saf.expiry,
+            )
+        )
+
+    def _wake_saf(self) -> None:
+        if self._saf is not None:
+            self._saf.wake()
+
+    def _pin_route(self, source: str, destination: str) -> PinRoute:
+        def keys(name: str) -> tuple[str | None, str]:
+            if name == self.config.upstream.name:
+                return self.config.upstream.pin_key, self.config.upstream.pin_format
+            center = self.config.center(name)
+            return center.pin_key, center.pin_format
+
+        from_key, from_format = keys(source)
+        to_key, to_format = keys(destination)
+        return PinRoute(
+            from_key=from_key, from_format=from_format, to_key=to_key, to_format=to_format
+        )
+
+    # -- requests from a center ---------------------------------------------------
+
+    async def _from_center(self, center: CenterLink, message: Message) -> Message | None:
+        """Answer one request from ``center`` (the link layer calls this)."""
+        if message.mti[:3] in ("040", "042"):
+            return await self._center_reversal(center, message)
+        kind = kind_of(message)
+        now = self._clock()
+        try:
+            validate(message)
+            record = new_record(
+                message,
+                key=transaction_key(message, center.name, now.year),
+                source=center.name,
+                kind=kind,
+                now=now,
+                hasher=self._journal_hasher(),
+            )
+        except (ValidationError, DecodeError) as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        route = self.routes.route(message, source=center.name)
+        if isinstance(route, NoRoute):
+            declined = _declined(record, route.response_code)
+            if not await self._insert(declined):
+                return self._answer(kind, message, "94")
+            return self._answer(kind, message, route.response_code)
+        destination = route.destination
+        home = destination != self.config.upstream.name
+        if home and not (self.config.forward_to_home_center and destination in self.centers):
+            destination = self.config.upstream.name  # home center away: bank leg only
+            home = False
+        if home:
+            return await self._cross_region(center, message, record, destination, kind)
+        return await self._bank_leg(center, message, record, kind, inserted=False)
+
+    async def _bank_leg(
+        self,
+        center: CenterLink,
+        message: Message,
+        record: TransactionRecord,
+        kind: str,
+        *,
+        inserted: bool,
+    ) -> Message:
+        """The CUPS leg of a center request (cash part of a settlement)."""
+        key = record.transaction_key
+        now = self._clock()
+        try:
+            amount = self.to_cups.outbound_amount(message)
+        except ValidationError as exc:
+            return self._answer(kind, message, exc.response_code or "13")
+        up = self.config.upstream.name
+        if amount == 0:  # nothing for the bank: the fund and personal account parts stand
+            if not inserted and not await self._insert(record):
+                return self._answer(kind, message, "94")
+            await self._finish(key, "00")
+            return self._answer(kind, message, "00")
+        try:
+            outbound = self.to_cups.request(
+                message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
+            )
+            outbound = translate_pin(
+                self.security,
+                message,
+                outbound,
+                self._pin_route(center.name, up),
+                self.cups_dialect,
+            )
+        except (SecurityError, ValidationError) as exc:
+            code = exc.response_code or "96"
+            if not inserted and not await self._insert(_declined(record, code)):
+                return self._answer(kind, message, "94")
+            return self._answer(kind, message, code)
+        except SscardError as exc:
+            log.error("%s: cannot translate a %s: %s", center.name, kind, exc)
+            return self._answer(kind, message, "30")
+        leg = _with_upstream(record, outbound, up)
+        if inserted:
+            await self._journal.apply(
+                UpdateTransaction(
+                    transaction_key=key,
+                    updated_at=now.timestamp(),
+                    destination=up,
+                    upstream_stan=leg.upstream_stan,
+                    upstream_rrn=leg.upstream_rrn,
+                    upstream_key=leg.upstream_key,
+                )
+            )
+        elif not await self._insert(leg):
+            return self._answer(kind, message, "94")
+        reversal = self.to_cups.reversal(outbound, counters=self.counters, now_f7=f7(now))
+        outcome = await run_leg(
+            self.upstream,
+            outbound,
+            journal=self._journal,
+            key=key,
+            destination=up,
+            reversal=reversal,
+            dialect=self.cups_dialect,
+            timeout=self.config.request_timeout,
+            timeout_code=self.center_dialect.spec.timeout_response,
+            policy=self.config.saf,
+            now=now,
+        )
+        if outcome.reversal_owed:
+            self._wake_saf()
+        if outcome.response is None:
+            return self._answer(kind, message, outcome.code)
+        reply = self.to_cups.response(message, outcome.response)
+        code = str(reply.fields.get(39, "96"))
+        await self._finish(key, code, authorization=_text(outcome.response, 38))
+        self._answers[(kind, code)] += 1
+        return reply
+
+    async def _cross_region(
+        self,
+        center: CenterLink,
+        message: Message,
+        record: TransactionRecord,
+        home: str,
+        kind: str,
+    ) -> Message:
+        """A treating center's settlement for a card of another, connected center."""
+        now = self._clock()
+        key = record.transaction_key
+        try:
+            outbound = message.with_fields(
+                {
+                    7: f7(now),
+                    11: self.counters.next_stan(),
+                    32: self.config.institution.acquirer,
+                    33: center.institution,
+                }
+            )
+            outbound = translate_pin(
+                self.security,
+                message,
+                outbound,
+                self._pin_route(center.name, home),
+                self.center_dialect,
+            )
+        except (SecurityError, ValidationError) as exc:
+            return self._answer(kind, message, exc.response_code or "96")
+        leg = _with_upstream(record, outbound, home)
+        if not await self._insert(leg):
+            return self._answer(kind, message, "94")
+        reversal = outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()})
+        outcome = await run_leg(
+            self.centers.get(home),
+            outbound,
+            journal=self._journal,
+            key=key,
+            destination=home,
+            reversal=reversal,
+            dialect=self.center_dialect,
+            timeout=self.config.request_timeout,
+            timeout_code=self.center_dialect.spec.timeout_response,
+            policy=self.config.saf,
+            now=now,
+        )
+        if outcome.reversal_owed:
+            self._wake_saf()
+        if outcome.response is None or outcome.code != "00":
+            if outcome.response is not None:
+                await self._finish(key, outcome.code)
+            return self._answer(kind, message, outcome.code)
+        split = amount_split(message)
+        if split is None or split.cash == 0:
+            await self._finish(key, "00", authorization=_text(outcome.response, 38))
+            return self._answer(kind, message, "00", f38=_text(outcome.response, 38) or "000000")
+        reply = await self._bank_leg(center, message, leg, kind, inserted=True)
+        if reply.fields.get(39) != "00":  # the bank refused the cash: undo the home leg
+            await self._journal.apply(
+                self._owe(key=key, destination=home, dialect=self.center_dialect, message=reversal)
+            )
+            self._wake_saf()
+        return reply
+
+    async def _center_reversal(self, center: CenterLink, message: Message) -> Message:
+        """A center reverses one of its transactions: answer now, owe upstream."""
+        kind = "reversal"
+        now = self._clock()
+        try:
+            original_data = OriginalData.parse(message.text(90))
+        except (DecodeError, KeyError, TypeError):
+            return self._answer(kind, message, "30")
+        original_key = (
+            f"{center.name}:{now.year:04d}:{original_data.transmission_time}:"
+            f"{original_data.stan}:{center.institution}"
+        )
+        record = new_record(
+            message,
+            key=transaction_key(message, center.name, now.year),
+            source=center.name,
+            kind=kind,
+            now=now,
+            hasher=self._journal_hasher(),
+        )
+        original = await self._journal.get_transaction(original_key)
+        if original is None:
+            if not await self._insert(_declined(record, "25")):
+                return self._answer(kind, message, "00")
+            return self._answer(kind, message, "25")
+        if not await self._insert(_with_original(record, original_key)):
+            return self._answer(kind, message, "00")  # a repeated reversal: already accepted
+        ops: list[AddOwed | UpdateTransaction] = [
+            UpdateTransaction(
+                transaction_key=original_key,
+                updated_at=now.timestamp(),
+                status=TransactionStatus.REVERSED,
+            ),
+            UpdateTransaction(
+                transaction_key=record.transaction_key,
+                updated_at=now.timestamp(),
+                status=TransactionStatus.APPROVED,
+                response_code="00",
+                responded_at=now.timestamp(),
+            ),
+        ]
+        up = self.config.upstream.name
+        if (
+            original.upstream_key
+            and original.destination == up
+            and (original.status is TransactionStatus.APPROVED)
+        ):
+            leg = _leg_of(self.cups_dialect, original)
+            try:
+                reversal = self.to_cups.request(
+                    message,
+                    counters=self.counters,
+                    now_f7=f7(now),
+                    institution=self.config.institution,
+                    original=leg,
+                )
+            except SscardError as exc:
+                log.error("%s: cannot build the upstream reversal: %s", center.name, exc)
+                reversal = self.to_cups.reversal(leg, counters=self.counters, now_f7=f7(now))
+            ops.append(
+                self._owe(
+                    key=record.transaction_key,
+                    destination=up,
+                    dialect=self.cups_dialect,
+                    message=reversal,
+                )
+            )
+        await self._journal.apply_many(ops)
+        self._wake_saf()
+        return self._answer(kind, message, "00")
+
+    # -- requests from CUPS -----------------------------------------------------
+
+    async def _from_cups(self, message: Message) -> Message | None:
+        """A CUPS-originated request for a card of one of our centers."""
+        up = self.config.upstream.name
+        kind = kind_of(message)
+        now = self._clock()
+        if message.mti[:3] in ("040", "042"):
+            return self._answer(kind, message, "00")  # nothing of ours to undo upstream
+        try:
+            record = new_record(
+                message,
+                key=transaction_key(message, up, now.year),
+                source=up,
+                kind=kind,
+                now=now,
+                hasher=self._journal_hasher(),
+            )
+        except (ValidationError, DecodeError) as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        route = self.routes.route(message, source=up)
+        if isinstance(route, NoRoute):
+            return self._answer(kind, message, route.response_code)
+        home = route.destination
+        link = self.centers.get(home)
+        if link is None:
+            return self._answer(kind, message, "91")
+        try:
+            outbound = self.from_cups.request(
+                message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
+            )
+            outbound = translate_pin(
+                self.security, message, outbound, self._pin_route(up, home), self.center_dialect
+            )
+        except SscardError as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        if not await self._insert(_with_upstream(record, outbound, home)):
+            return self._answer(kind, message, "94")
+        outcome = await run_leg(
+            link,
+            outbound,
+            journal=self._journal,
+            key=record.transaction_key,
+            destination=home,
+            reversal=outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()}),
+            dialect=self.center_dialect,
+            timeout=self.config.request_timeout,
+            timeout_code=self.cups_dialect.spec.timeout_response,
+            policy=self.config.saf,
+            now=now,
+        )
+        if outcome.reversal_owed:
+            self._wake_saf()
+        if outcome.response is None:
+            return self._answer(kind, message, outcome.code)
+        reply = self.from_cups.response(message, outcome.response)
+        code = str(reply.fields.get(39, "96"))
+        await self._finish(record.transaction_key, code)
+        self._answers[(kind, code)] += 1
+        return reply
+
+    def _journal_hasher(self) -> PanHasher:
+        return self.journal.pan_hasher
+
+
+def _text(message: Message, number: int) -> str | None:
+    value = message.fields.get(number)
+    return value if isinstance(value, str) else None
+
+
+def _declined(record: TransactionRecord, code: str) -> TransactionRecord:
+    return attrs.evolve(
+        record,
+        status=TransactionStatus.DECLINED,
+        response_code=code,
+        responded_at=record.created_at,
+    )
+
+
+def _with_original(record: TransactionRecord, original_key: str) -> TransactionRecord:
+    return attrs.evolve(record, original_key=original_key)
+
+
+def _with_upstream(
+    record: TransactionRecord, outbound: Message, destination: str
+) -> TransactionRecord:
+    return attrs.evolve(
+        record,
+        destination=destination,
+        upstream_stan=_text(outbound, 11),
+        upstream_rrn=_text(outbound, 37),
+        upstream_key=upstream_key(outbound),
+    )
+
+
+def _leg_of(dialect: Dialect, record: TransactionRecord) -> Message:
+    """The identifying fields of an outbound leg, rebuilt from its journal record."""
+    f7_, stan, acquirer, forwarder = (record.upstream_key or "|||").split("|")
+    fields: dict[int, str | bytes] = {
+        7: f7_,
+        11: stan,
+        32: acquirer,
+        33: forwarder,
+        3: record.processing_code or "000000",
+        4: f"{record.amount.cash:012d}",
+    }
+    if record.upstream_rrn:
+        fields[37] = record.upstream_rrn
+    return dialect.message("0200", fields, header=dialect.default_header())

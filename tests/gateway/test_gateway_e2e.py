@@ -1,0 +1,164 @@
+"""End to end over loopback: two centers -> gateway -> switch simulator (issue 5)."""
+
+import pytest
+import trio
+
+from sscard_gateway.ids import AmountSplit
+from sscard_gateway.sim import Decision, Kind, Rule
+from sscard_gateway.store import TransactionStatus
+
+SPLIT = AmountSplit.from_parts(fund=32000, personal_account=10000, cash=8000)
+
+
+async def send(world, center, message, timeout=5):
+    return await world.links[center].request(message, timeout=timeout)
+
+
+def record_for(world, center, request):
+    key = f"center-{'110000' if center == 'beijing' else '310000'}"
+    from datetime import datetime
+
+    year = datetime.now().year
+    return world.journal.get_transaction(
+        f"{key}:{year:04d}:{request[7]}:{request[11]}:{request[32]}"
+    )
+
+
+async def wait_for(predicate, seconds=5.0):
+    with trio.fail_after(seconds):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs", "cups_amount"),
+    [
+        (Kind.MEDICAL_SETTLEMENT, {"split": SPLIT}, 8000),
+        (Kind.BENEFIT_PAYOUT, {"amount": 250000, "insurance": "pension"}, 250000),
+        (Kind.BENEFIT_PAYOUT, {"amount": 120000, "insurance": "unemployment"}, 120000),
+        (Kind.BENEFIT_PAYOUT, {"amount": 90000, "insurance": "maternity"}, 90000),
+        (Kind.BENEFIT_PAYOUT, {"amount": 70000, "insurance": "work_injury"}, 70000),
+        (Kind.CONTRIBUTION_PAYMENT, {"amount": 45600, "insurance": "pension"}, 45600),
+        (Kind.BALANCE_INQUIRY, {}, None),
+        (Kind.REFUND, {"amount": 1200}, 1200),
+    ],
+)
+async def test_every_kind_approved_through_the_switch(world, kind, kwargs, cups_amount):
+    request = world.sims["beijing"].build(kind, world.cards["beijing"], **kwargs)
+    response = await send(world, "beijing", request)
+    assert response[39] == "00"
+    assert response[11] == request[11] and response[7] == request[7]
+    seen = world.switch.recent[-1]
+    assert seen[2] == request[2]
+    assert seen[32] == "48020000"  # the gateway's institution code
+    if cups_amount is not None:
+        assert int(seen[4]) == cups_amount
+    record = record_for(world, "beijing", request)
+    assert record.status is TransactionStatus.APPROVED
+    assert record.pan_masked.startswith("622588") and "*" in record.pan_masked
+    assert record.destination == "cups"
+
+
+async def test_pin_is_translated_to_the_switch_key(world):
+    request = world.sims["beijing"].build(
+        Kind.CONTRIBUTION_PAYMENT, world.cards["beijing"], amount=100
+    )
+    await send(world, "beijing", request)
+    seen = world.switch.recent[-1]
+    assert seen[52] != request[52]
+    # format 0 is deterministic: translating back under the center's key gives its block
+    back = world.hsm.translate_pin(
+        seen[52], request[2], "cups.zpk", "iso0", "center-110000.zpk", "iso0"
+    )
+    assert back == request[52]
+
+
+@pytest.mark.parametrize(
+    ("rule", "code"),
+    [
+        (Rule(amount_over=100000, decision=Decision(response_code="51")), "51"),
+        (Rule(mti=("02",), decision=Decision(response_code="05")), "05"),
+        (Rule(mti=("02",), decision=Decision(response_code="61")), "51"),  # mapped for centers
+    ],
+)
+async def test_declines_are_answered_and_journaled(world, rule, code):
+    world.switch.rules = world.switch.rules.with_rule(rule)
+    request = world.sims["beijing"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=150000
+    )
+    response = await send(world, "beijing", request)
+    assert response[39] == code
+    assert record_for(world, "beijing", request).status is TransactionStatus.DECLINED
+
+
+async def test_decline_by_card(world):
+    card = world.cards["beijing"]
+    world.switch.rules = world.switch.rules.with_rule(
+        Rule(pan_suffixes=(card.pan[-4:],), decision=Decision(response_code="14"))
+    )
+    request = world.sims["beijing"].build(Kind.CONTRIBUTION_PAYMENT, card, amount=300)
+    assert (await send(world, "beijing", request))[39] == "14"
+
+
+async def test_medical_settlement_without_cash_has_no_bank_leg(world):
+    split = AmountSplit.from_parts(fund=30000, personal_account=5000, cash=0)
+    request = world.sims["beijing"].build(
+        Kind.MEDICAL_SETTLEMENT, world.cards["beijing"], split=split
+    )
+    before = world.switch.statistics().requests
+    response = await send(world, "beijing", request)
+    assert response[39] == "00"
+    assert world.switch.statistics().requests == before
+    record = record_for(world, "beijing", request)
+    assert (record.amount.fund, record.amount.personal_account, record.amount.cash) == (
+        30000,
+        5000,
+        0,
+    )
+    assert (record.home_region, record.treating_region, record.insurance_kind) == (
+        "110105",
+        "110105",
+        "310",
+    )
+
+
+async def test_duplicate_gives_94_without_forwarding(world):
+    request = world.sims["beijing"].build(Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=500)
+    assert (await send(world, "beijing", request))[39] == "00"
+    before = world.switch.statistics().requests
+    again = await send(world, "beijing", request.evolve())
+    assert again[39] == "94"
+    assert world.switch.statistics().requests == before
+
+
+async def test_business_checks_answer_without_forwarding(world):
+    request = world.sims["beijing"].build(
+        Kind.MEDICAL_SETTLEMENT, world.cards["beijing"], split=SPLIT
+    )
+    before = world.switch.statistics().requests
+    bad_split = request.with_fields({4: "000000050001"})
+    assert (await send(world, "beijing", bad_split))[39] == "13"
+    bad_ssn = (
+        world.sims["beijing"]
+        .build(Kind.BALANCE_INQUIRY, world.cards["beijing"])
+        .with_fields({56: "110105194912310021"})
+    )
+    assert (await send(world, "beijing", bad_ssn))[39] == "30"
+    assert world.switch.statistics().requests == before
+
+
+async def test_card_of_no_center_goes_to_the_default_route(world):
+    card = world.cards["beijing"]
+    from sscard_gateway.ids import luhn_check_digit
+
+    body = "999999000000000"
+    other = type(card)(
+        pan=body + luhn_check_digit(body),
+        ssn=card.ssn,
+        card_number=card.card_number,
+        home_region="110105",
+    )
+    request = world.sims["beijing"].build(Kind.BALANCE_INQUIRY, other)
+    # a card of no configured BIN and no home center goes to the default route (CUPS)
+    response = await send(world, "beijing", request)
+    assert response[39] == "00"
