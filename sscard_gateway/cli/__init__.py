@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SscardError
-from . import _crypto, _wire
+from . import _crypto, _demo, _wire
 
 __all__ = ["main"]
 
-_GROUPS = (_wire, _crypto)
+_GROUPS = (_wire, _crypto, _demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DecodeError, RejectedByPeer
-from ..iso import Message, available_dialects, load_dialect, specs_dir
+from ..iso import Message, available_dialects, load_dialect
 from ..iso.display import describe_message
 from ..iso.jsonio import message_from_dict
 
@@ -29,9 +29,6 @@ def register(sub: Any) -> None:
     p.add_argument("--dialect", required=True, choices=names)
     p.add_argument("json", help='{"mti": ..., "header": {...}, "fields": {...}}, or - for stdin')
     p.set_defaults(run=_encode)
-
-    p = sub.add_parser("demo", help="show the library at work on sample messages")
-    p.set_defaults(run=_demo)
 
 
 def _read_frame(args: argparse.Namespace) -> bytes:
@@ -83,22 +80,4 @@ def _encode(args: argparse.Namespace) -> int:
         print(f"sscard-gateway: error: not JSON: {exc}", file=sys.stderr)
         return 2
     print(dialect.encode(message_from_dict(dialect, data)).hex().upper())
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    del args
-    from ._crypto import demo as crypto_demo
-
-    print("== sscard_gateway demo: one sample message of each dialect ==")
-    for path in sorted((specs_dir() / "samples").glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        dialect = load_dialect(data["dialect"])
-        frame = dialect.encode(message_from_dict(dialect, data))
-        print(f"\n-- {path.name}: {data['description']}")
-        # never print the frame itself: a BCD PAN reads in clear in its hex
-        print(f"encoded to a {len(frame)}-byte frame, decoded back:")
-        print_message(dialect.decode(frame))
-    print()
-    crypto_demo()
     return 0

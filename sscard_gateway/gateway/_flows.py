@@ -100,11 +100,19 @@ class Flows:
             return self.upstream
         return self.centers.get(name)
 
-    def _owe(self, *, key: str, destination: str, dialect: Dialect, message: Message) -> AddOwed:
+    def _owe(
+        self,
+        *,
+        key: str,
+        destination: str,
+        dialect: Dialect,
+        message: Message,
+        kind: OwedKind = OwedKind.REVERSAL,
+    ) -> AddOwed:
         stamp = self._clock().timestamp()
         return AddOwed(
             OwedItem(
-                kind=OwedKind.REVERSAL,
+                kind=kind,
                 destination=destination,
                 transaction_key=key,
                 payload=dialect.encode(message),
@@ -163,7 +171,41 @@ class Flows:
             home = False
         if home:
             return await self._cross_region(center, message, record, destination, kind)
+        if message.mti[:3] == "022":
+            return await self._center_advice(center, message, record, kind)
         return await self._bank_leg(center, message, record, kind, inserted=False)
+
+    async def _center_advice(
+        self, center: CenterLink, message: Message, record: TransactionRecord, kind: str
+    ) -> Message:
+        """An advice (0220): accepted at once, delivered upstream by store-and-forward."""
+        now = self._clock()
+        up = self.config.upstream.name
+        try:
+            outbound = self.to_cups.request(
+                message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
+            ).without(52)
+        except SscardError as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        accepted = attrs.evolve(
+            _with_upstream(record, outbound, up),
+            status=TransactionStatus.APPROVED,
+            response_code="00",
+            responded_at=now.timestamp(),
+        )
+        if not await self._insert(accepted):
+            return self._answer(kind, message, "94")
+        await self._journal.apply(
+            self._owe(
+                key=record.transaction_key,
+                destination=up,
+                dialect=self.cups_dialect,
+                message=outbound,
+                kind=OwedKind.ADVICE,
+            )
+        )
+        self._wake_saf()
+        return self._answer(kind, message, "00")
 
     async def _bank_leg(
         self,
@@ -355,18 +397,8 @@ class Flows:
             and original.destination == up
             and (original.status is TransactionStatus.APPROVED)
         ):
-            leg = _leg_of(self.cups_dialect, original)
-            try:
-                reversal = self.to_cups.request(
-                    message,
-                    counters=self.counters,
-                    now_f7=f7(now),
-                    institution=self.config.institution,
-                    original=leg,
-                )
-            except SscardError as exc:
-                log.error("%s: cannot build the upstream reversal: %s", center.name, exc)
-                reversal = self.to_cups.reversal(leg, counters=self.counters, now_f7=f7(now))
+            leg = _leg_of(self.cups_dialect, original, pan=_text(message, 2))
+            reversal = self.to_cups.reversal(leg, counters=self.counters, now_f7=f7(now))
             ops.append(
                 self._owe(
                     key=record.transaction_key,
@@ -474,8 +506,11 @@ def _with_upstream(
     )
 
 
-def _leg_of(dialect: Dialect, record: TransactionRecord) -> Message:
-    """The identifying fields of an outbound leg, rebuilt from its journal record."""
+def _leg_of(dialect: Dialect, record: TransactionRecord, *, pan: str | None) -> Message:
+    """The identifying fields of an outbound leg, rebuilt from its journal record.
+
+    The journal keeps no clear PAN; the reversing center's message carries it.
+    """
     f7_, stan, acquirer, forwarder = (record.upstream_key or "|||").split("|")
     fields: dict[int, str | bytes] = {
         7: f7_,
@@ -487,4 +522,6 @@ def _leg_of(dialect: Dialect, record: TransactionRecord) -> Message:
     }
     if record.upstream_rrn:
         fields[37] = record.upstream_rrn
+    if pan:
+        fields[2] = pan
     return dialect.message("0200", fields, header=dialect.default_header())

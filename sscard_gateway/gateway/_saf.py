@@ -1,10 +1,11 @@
 """Store-and-forward: deliver owed reversals and advices until acknowledged.
 
 Owed items live in the journal (so they survive a restart); this loop reads
-the due ones, sends each on its destination link — the dialect's
-retransmission MTI (``0421``) from the second attempt on — and records the
-outcome: ``done`` when the answer is one of the dialect's done codes (``00``,
-``12``, ``25`` for CUPS reversals), otherwise a retry after a capped
+the due ones, sends each on its destination link — with the retransmission
+MTI (``xxx1``: ``0421``, ``0221``) from the second attempt on — and records the
+outcome: ``done`` when a reversal's answer is one of the dialect's done codes
+(``00``, ``12``, ``25`` on CUPS) or an advice got any answer (its code is
+kept: an advice acknowledges receipt), otherwise a retry after a capped
 exponential backoff, ``abandoned`` after the maximum attempts, ``expired``
 past the expiry. It sleeps until the next item is due or it is woken.
 """
@@ -21,7 +22,7 @@ import trio
 from ..errors import DecodeError, LinkError, RejectedByPeer, SscardError
 from ..iso import Dialect
 from ..link import StreamDriver
-from ..store import BatchingJournal, OwedItem, OwedStatus, UpdateOwed
+from ..store import BatchingJournal, OwedItem, OwedKind, OwedStatus, UpdateOwed
 from ._config import SafPolicy
 
 __all__ = ["StoreAndForward"]
@@ -101,9 +102,8 @@ class StoreAndForward:
         if dialect is not None and link is not None:
             try:
                 message = dialect.decode(item.payload)
-                retransmission = dialect.spec.retransmission_mti
-                if item.attempts > 0 and retransmission and message.mti[:3] == retransmission[:3]:
-                    message = message.evolve(mti=retransmission)
+                if item.attempts > 0:  # a resend: the retransmission MTI, xxx1 (0421, 0221)
+                    message = message.evolve(mti=message.mti[:3] + "1")
                 response = await link.request(message, timeout=policy.attempt_timeout)
                 code = str(response.fields.get(39, ""))
             except (LinkError, RejectedByPeer, DecodeError) as exc:
@@ -111,7 +111,13 @@ class StoreAndForward:
             except SscardError as exc:  # pragma: no cover - logged, retried
                 log.error("owed %s to %s failed: %s", item.id, item.destination, exc)
         attempts = item.attempts + (1 if link is not None else 0)
-        if code is not None and dialect is not None and code in dialect.spec.reversal_done:
+        # an advice answered at all was delivered (its code is kept); a reversal
+        # is finished only by the dialect's done codes (00, 12, 25)
+        delivered = code is not None and (
+            item.kind is OwedKind.ADVICE
+            or (dialect is not None and code in dialect.spec.reversal_done)
+        )
+        if delivered:
             self.counts.delivered += 1
             await self._update(
                 item, now, status=OwedStatus.DONE, attempts=attempts, last_response_code=code

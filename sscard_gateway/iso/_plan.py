@@ -35,17 +35,34 @@ def _getter(keys: Sequence[Any]) -> Callable[[Mapping[Any, Any]], tuple[Any, ...
 
 @attrs.frozen(slots=True)
 class Plan:
-    """What to do with each field of one field set (see module docs)."""
+    """What to do with each field of one field set (see module docs).
+
+    Text fields are ordered by class — ``n``, then ``an``, then ``ans``,
+    then the rest — so one ``itemgetter`` call fetches every text value and
+    slices of its result are the values of each class.
+    """
 
     numbers: tuple[int, ...]
     keys: tuple[str, ...]
-    text: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
-    n: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
-    an: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
-    ans: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    values: Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+    n_end: int
+    an_end: int
+    ans_end: int
     binary: tuple[tuple[int, str], ...]
     simple: bool  # no field needs a per-field check or conversion
     lens: tuple[str, ...] = ()  # keys whose ASCII length prefix must be checked
+
+    def batch_ok(self, values: tuple[str, ...]) -> bool:
+        """Check the values fetched by :attr:`values` class by class.
+
+        Raises:
+            TypeError: a value is not ``str`` (the caller reports which).
+        """
+        return batch_ok(
+            values[: self.n_end],
+            values[self.n_end : self.an_end],
+            values[self.an_end : self.ans_end],
+        )
 
 
 def build_plan(
@@ -63,14 +80,16 @@ def build_plan(
     by_kind: dict[int, list[Any]] = {kind: [] for kind in KINDS}
     for k in present:
         by_kind[kinds[k]].append(k)
-    text = [k for k in present if kinds[k] != BIN]
+    text = by_kind[N] + by_kind[AN] + by_kind[ANS] + by_kind[OTHER]
+    n_end = len(by_kind[N])
+    an_end = n_end + len(by_kind[AN])
     return Plan(
         numbers=tuple(to_number(k) for k in text),
         keys=tuple(str(to_number(k)) for k in text),
-        text=_getter(text),
-        n=_getter(by_kind[N]),
-        an=_getter(by_kind[AN]),
-        ans=_getter(by_kind[ANS]),
+        values=_getter(text),
+        n_end=n_end,
+        an_end=an_end,
+        ans_end=an_end + len(by_kind[ANS]),
         binary=tuple((to_number(k), str(to_number(k))) for k in by_kind[BIN]),
         simple=not by_kind[OTHER],
         lens=tuple(k for k in present if k in ascii_lengths),

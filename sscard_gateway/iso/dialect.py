@@ -187,12 +187,13 @@ class Dialect:
         if plan is None and self._kind_of_number.keys() >= fields.keys():
             plan = self._plan(order, self._kind_of_number)
         if plan is not None:
+            values = plan.values(fields)
             try:
-                ok = plan.simple and batch_ok(plan.n(fields), plan.an(fields), plan.ans(fields))
+                ok = plan.simple and plan.batch_ok(values)
             except TypeError:
                 ok = False
             if ok:
-                doc = dict(zip(plan.keys, plan.text(fields), strict=True))
+                doc = dict(zip(plan.keys, values, strict=True))
                 doc["t"] = mti
                 for number, key in plan.binary:
                     value = fields[number]
@@ -427,10 +428,12 @@ class Dialect:
         plan = self._plans.get(order) or self._plan(order, self._kind_of_key)
         if plan.lens or self._hex_bitmap:
             self._check_canonical(enc, plan.lens, offset)
-        if plan.simple and batch_ok(plan.n(dec), plan.an(dec), plan.ans(dec)):
-            fields: dict[int, FieldValue] = dict(zip(plan.numbers, plan.text(dec), strict=True))
+        values = plan.values(dec)
+        if plan.simple and plan.batch_ok(values):
+            fields: dict[int, FieldValue] = dict(zip(plan.numbers, values, strict=True))
+            hex_keys = self._hex
             for number, key in plan.binary:
-                if key in self._hex:
+                if key in hex_keys:
                     fields[number] = self._from_hex(key, dec[key], offset)
                 else:
                     fields[number] = enc[key]["data"]

@@ -1,5 +1,7 @@
 """End to end over loopback: two centers -> gateway -> switch simulator (issue 5)."""
 
+from datetime import datetime
+
 import pytest
 import trio
 
@@ -15,12 +17,9 @@ async def send(world, center, message, timeout=5):
 
 
 def record_for(world, center, request):
-    key = f"center-{'110000' if center == 'beijing' else '310000'}"
-    from datetime import datetime
-
     year = datetime.now().year
     return world.journal.get_transaction(
-        f"{key}:{year:04d}:{request[7]}:{request[11]}:{request[32]}"
+        f"{center}:{year:04d}:{request[7]}:{request[11]}:{request[32]}"
     )
 
 
@@ -40,12 +39,11 @@ async def wait_for(predicate, seconds=5.0):
         (Kind.BENEFIT_PAYOUT, {"amount": 70000, "insurance": "work_injury"}, 70000),
         (Kind.CONTRIBUTION_PAYMENT, {"amount": 45600, "insurance": "pension"}, 45600),
         (Kind.BALANCE_INQUIRY, {}, None),
-        (Kind.REFUND, {"amount": 1200}, 1200),
     ],
 )
 async def test_every_kind_approved_through_the_switch(world, kind, kwargs, cups_amount):
-    request = world.sims["beijing"].build(kind, world.cards["beijing"], **kwargs)
-    response = await send(world, "beijing", request)
+    request = world.sims["center-110000"].build(kind, world.cards["center-110000"], **kwargs)
+    response = await send(world, "center-110000", request)
     assert response[39] == "00"
     assert response[11] == request[11] and response[7] == request[7]
     seen = world.switch.recent[-1]
@@ -53,17 +51,17 @@ async def test_every_kind_approved_through_the_switch(world, kind, kwargs, cups_
     assert seen[32] == "48020000"  # the gateway's institution code
     if cups_amount is not None:
         assert int(seen[4]) == cups_amount
-    record = record_for(world, "beijing", request)
+    record = record_for(world, "center-110000", request)
     assert record.status is TransactionStatus.APPROVED
     assert record.pan_masked.startswith("622588") and "*" in record.pan_masked
     assert record.destination == "cups"
 
 
 async def test_pin_is_translated_to_the_switch_key(world):
-    request = world.sims["beijing"].build(
-        Kind.CONTRIBUTION_PAYMENT, world.cards["beijing"], amount=100
+    request = world.sims["center-110000"].build(
+        Kind.CONTRIBUTION_PAYMENT, world.cards["center-110000"], amount=100
     )
-    await send(world, "beijing", request)
+    await send(world, "center-110000", request)
     seen = world.switch.recent[-1]
     assert seen[52] != request[52]
     # format 0 is deterministic: translating back under the center's key gives its block
@@ -83,33 +81,33 @@ async def test_pin_is_translated_to_the_switch_key(world):
 )
 async def test_declines_are_answered_and_journaled(world, rule, code):
     world.switch.rules = world.switch.rules.with_rule(rule)
-    request = world.sims["beijing"].build(
-        Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=150000
+    request = world.sims["center-110000"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["center-110000"], amount=150000
     )
-    response = await send(world, "beijing", request)
+    response = await send(world, "center-110000", request)
     assert response[39] == code
-    assert record_for(world, "beijing", request).status is TransactionStatus.DECLINED
+    assert record_for(world, "center-110000", request).status is TransactionStatus.DECLINED
 
 
 async def test_decline_by_card(world):
-    card = world.cards["beijing"]
+    card = world.cards["center-110000"]
     world.switch.rules = world.switch.rules.with_rule(
         Rule(pan_suffixes=(card.pan[-4:],), decision=Decision(response_code="14"))
     )
-    request = world.sims["beijing"].build(Kind.CONTRIBUTION_PAYMENT, card, amount=300)
-    assert (await send(world, "beijing", request))[39] == "14"
+    request = world.sims["center-110000"].build(Kind.CONTRIBUTION_PAYMENT, card, amount=300)
+    assert (await send(world, "center-110000", request))[39] == "14"
 
 
 async def test_medical_settlement_without_cash_has_no_bank_leg(world):
     split = AmountSplit.from_parts(fund=30000, personal_account=5000, cash=0)
-    request = world.sims["beijing"].build(
-        Kind.MEDICAL_SETTLEMENT, world.cards["beijing"], split=split
+    request = world.sims["center-110000"].build(
+        Kind.MEDICAL_SETTLEMENT, world.cards["center-110000"], split=split
     )
     before = world.switch.statistics().requests
-    response = await send(world, "beijing", request)
+    response = await send(world, "center-110000", request)
     assert response[39] == "00"
     assert world.switch.statistics().requests == before
-    record = record_for(world, "beijing", request)
+    record = record_for(world, "center-110000", request)
     assert (record.amount.fund, record.amount.personal_account, record.amount.cash) == (
         30000,
         5000,
@@ -123,32 +121,34 @@ async def test_medical_settlement_without_cash_has_no_bank_leg(world):
 
 
 async def test_duplicate_gives_94_without_forwarding(world):
-    request = world.sims["beijing"].build(Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=500)
-    assert (await send(world, "beijing", request))[39] == "00"
+    request = world.sims["center-110000"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["center-110000"], amount=500
+    )
+    assert (await send(world, "center-110000", request))[39] == "00"
     before = world.switch.statistics().requests
-    again = await send(world, "beijing", request.evolve())
+    again = await send(world, "center-110000", request.evolve())
     assert again[39] == "94"
     assert world.switch.statistics().requests == before
 
 
 async def test_business_checks_answer_without_forwarding(world):
-    request = world.sims["beijing"].build(
-        Kind.MEDICAL_SETTLEMENT, world.cards["beijing"], split=SPLIT
+    request = world.sims["center-110000"].build(
+        Kind.MEDICAL_SETTLEMENT, world.cards["center-110000"], split=SPLIT
     )
     before = world.switch.statistics().requests
     bad_split = request.with_fields({4: "000000050001"})
-    assert (await send(world, "beijing", bad_split))[39] == "13"
+    assert (await send(world, "center-110000", bad_split))[39] == "13"
     bad_ssn = (
-        world.sims["beijing"]
-        .build(Kind.BALANCE_INQUIRY, world.cards["beijing"])
+        world.sims["center-110000"]
+        .build(Kind.BALANCE_INQUIRY, world.cards["center-110000"])
         .with_fields({56: "110105194912310021"})
     )
-    assert (await send(world, "beijing", bad_ssn))[39] == "30"
+    assert (await send(world, "center-110000", bad_ssn))[39] == "30"
     assert world.switch.statistics().requests == before
 
 
 async def test_card_of_no_center_goes_to_the_default_route(world):
-    card = world.cards["beijing"]
+    card = world.cards["center-110000"]
     from sscard_gateway.ids import luhn_check_digit
 
     body = "999999000000000"
@@ -158,7 +158,32 @@ async def test_card_of_no_center_goes_to_the_default_route(world):
         card_number=card.card_number,
         home_region="110105",
     )
-    request = world.sims["beijing"].build(Kind.BALANCE_INQUIRY, other)
+    request = world.sims["center-110000"].build(Kind.BALANCE_INQUIRY, other)
     # a card of no configured BIN and no home center goes to the default route (CUPS)
-    response = await send(world, "beijing", request)
+    response = await send(world, "center-110000", request)
     assert response[39] == "00"
+
+
+async def test_refund_advice_is_accepted_then_delivered_by_store_and_forward(world):
+    request = world.sims["center-110000"].build(
+        Kind.REFUND, world.cards["center-110000"], amount=1200
+    )
+    assert request.mti == "0220"
+    response = await send(world, "center-110000", request)
+    assert response.mti == "0230" and response[39] == "00"
+    await wait_for(lambda: any(m.mti in ("0220", "0221") for m in world.switch.recent))
+    advice = [m for m in world.switch.recent if m.mti in ("0220", "0221")][-1]
+    assert advice[3] == "200000" and int(advice[4]) == 1200
+
+
+async def test_duplicate_is_detected_across_a_restart(world):
+    request = world.sims["center-110000"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["center-110000"], amount=4242
+    )
+    assert (await send(world, "center-110000", request))[39] == "00"
+    await world.restart_gateway()
+    with trio.fail_after(5):
+        await world.links["center-110000"].wait_ready()
+    before = world.switch.statistics().requests
+    assert (await send(world, "center-110000", request.evolve()))[39] == "94"
+    assert world.switch.statistics().requests == before

@@ -24,8 +24,10 @@ async def wait_for(predicate, seconds=5.0):
 
 async def test_silence_gives_68_and_a_reversal_delivered_when_the_switch_answers(world):
     world.switch.rules = world.switch.rules.with_rule(SILENT)
-    request = world.sims["beijing"].build(Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=8800)
-    response = await world.links["beijing"].request(request, timeout=5)
+    request = world.sims["center-110000"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["center-110000"], amount=8800
+    )
+    response = await world.links["center-110000"].request(request, timeout=5)
     assert response[39] == "68"
     record = world.journal.get_transaction(key(request))
     assert record.status is TransactionStatus.TIMED_OUT
@@ -44,10 +46,10 @@ async def test_silence_gives_68_and_a_reversal_delivered_when_the_switch_answers
 
 async def test_restart_with_reversals_owed_delivers_them(world, tmp_path):
     world.switch.rules = world.switch.rules.with_rule(SILENT)
-    request = world.sims["beijing"].build(
-        Kind.CONTRIBUTION_PAYMENT, world.cards["beijing"], amount=777
+    request = world.sims["center-110000"].build(
+        Kind.CONTRIBUTION_PAYMENT, world.cards["center-110000"], amount=777
     )
-    assert (await world.links["beijing"].request(request, timeout=5))[39] == "68"
+    assert (await world.links["center-110000"].request(request, timeout=5))[39] == "68"
     assert world.journal.owed_items(transaction_key=key(request))
     world.switch.rules = type(world.switch.rules)()
     await world.restart_gateway()  # stops with a reversal owed; a new gateway, same journal
@@ -79,7 +81,9 @@ async def raw_client(port):
 async def test_bad_mac_gives_a0_and_nothing_reaches_the_switch(world):
     center = load_dialect("center")
     stream, exchange = await raw_client(world.gateway.ports["center-110000"])
-    request = world.sims["beijing"].build(Kind.BENEFIT_PAYOUT, world.cards["beijing"], amount=100)
+    request = world.sims["center-110000"].build(
+        Kind.BENEFIT_PAYOUT, world.cards["center-110000"], amount=100
+    )
     before = world.switch.statistics().requests
     response = await exchange(center.encode(request, mac=lambda block: b"\x00" * 8))
     assert response[39] == "A0"
@@ -90,7 +94,7 @@ async def test_bad_mac_gives_a0_and_nothing_reaches_the_switch(world):
 async def test_malformed_frame_gives_30_and_the_link_stays_up(world):
     center = load_dialect("center")
     stream, exchange = await raw_client(world.gateway.ports["center-110000"])
-    request = world.sims["beijing"].build(Kind.BALANCE_INQUIRY, world.cards["beijing"])
+    request = world.sims["center-110000"].build(Kind.BALANCE_INQUIRY, world.cards["center-110000"])
     frame = bytearray(center.encode(request, mac=lambda block: b"\x00" * 8))
     at = frame.index(b"300000")  # field 3
     frame[at] = ord("X")
@@ -101,37 +105,37 @@ async def test_malformed_frame_gives_30_and_the_link_stays_up(world):
     assert (await exchange(center.encode(sign_on)))[39] == "00"
     await stream.aclose()
     # and the regular link is unaffected
-    ok = world.sims["beijing"].build(Kind.BALANCE_INQUIRY, world.cards["beijing"])
-    assert (await world.links["beijing"].request(ok, timeout=5))[39] == "00"
+    ok = world.sims["center-110000"].build(Kind.BALANCE_INQUIRY, world.cards["center-110000"])
+    assert (await world.links["center-110000"].request(ok, timeout=5))[39] == "00"
 
 
 async def test_center_reversal_is_answered_and_delivered_upstream(world):
-    sim = world.sims["beijing"]
+    sim = world.sims["center-110000"]
     original = sim.build(
         Kind.MEDICAL_SETTLEMENT,
-        world.cards["beijing"],
+        world.cards["center-110000"],
         split=AmountSplit.from_parts(fund=100, personal_account=0, cash=900),
     )
-    assert (await world.links["beijing"].request(original, timeout=5))[39] == "00"
+    assert (await world.links["center-110000"].request(original, timeout=5))[39] == "00"
     reversal = sim.reversal(original)
-    response = await world.links["beijing"].request(reversal, timeout=5)
+    response = await world.links["center-110000"].request(reversal, timeout=5)
     assert response.mti == "0430" and response[39] == "00"
     await wait_for(lambda: any(r.reversed for r in world.switch.records.values()))
     assert world.journal.get_transaction(key(original)).status is TransactionStatus.REVERSED
 
 
 async def test_cross_region_settlement_goes_to_the_home_center(world):
-    shanghai = world.sims["shanghai"]
-    beijing_card = world.cards["beijing"]
+    shanghai = world.sims["center-310000"]
+    beijing_card = world.cards["center-110000"]
     request = shanghai.build(
         Kind.MEDICAL_SETTLEMENT,
         beijing_card,
         split=AmountSplit.from_parts(fund=40000, personal_account=0, cash=2000),
     )
     assert request[58] == "110105" and request[59] == "310104"
-    response = await world.links["shanghai"].request(request, timeout=5)
+    response = await world.links["center-310000"].request(request, timeout=5)
     assert response[39] == "00"
-    seen = [m for name, m in world.answers.get("seen", []) if name == "center-110000"]
+    seen = [m for name, m in world.seen if name == "center-110000"]
     assert seen and seen[-1][58] == "110105" and seen[-1][4] == request[4]
     assert world.switch.recent[-1][4] == f"{2000:012d}"  # then the cash part to CUPS
 
@@ -140,25 +144,21 @@ async def test_cross_region_declined_by_the_bank_reverses_the_home_leg(world):
     world.switch.rules = world.switch.rules.with_rule(
         Rule(mti=("02",), decision=Decision(response_code="51"))
     )
-    request = world.sims["shanghai"].build(
+    request = world.sims["center-310000"].build(
         Kind.MEDICAL_SETTLEMENT,
-        world.cards["beijing"],
+        world.cards["center-110000"],
         split=AmountSplit.from_parts(fund=40000, personal_account=0, cash=2000),
     )
-    response = await world.links["shanghai"].request(request, timeout=5)
+    response = await world.links["center-310000"].request(request, timeout=5)
     assert response[39] == "51"
     await wait_for(
-        lambda: any(
-            m.mti in ("0420", "0421")
-            for name, m in world.answers.get("seen", [])
-            if name == "center-110000"
-        )
+        lambda: any(m.mti in ("0420", "0421") for name, m in world.seen if name == "center-110000")
     )
 
 
 async def test_cups_originated_request_is_answered_by_the_home_center(world):
     cups = load_dialect("cups")
-    card = world.cards["shanghai"]
+    card = world.cards["center-310000"]
     request = cups.message(
         "0200",
         {
@@ -184,5 +184,5 @@ async def test_cups_originated_request_is_answered_by_the_home_center(world):
     link = world.switch.links[0]
     response = await link.request(request, timeout=5)
     assert response.mti == "0210" and response[39] == "00"
-    seen = [m for name, m in world.answers.get("seen", []) if name == "center-310000"]
+    seen = [m for name, m in world.seen if name == "center-310000"]
     assert seen and seen[-1][2] == card.pan
