@@ -216,6 +216,9 @@ def pos_ecb_mac(key: Key, data: bytes) -> bytes:
 _KEEP: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ,.")
 _DROP: Final = bytes(b for b in range(256) if b not in _KEEP)
 _SPACES: Final = re.compile(rb" {2,}")
+_SEP: Final = b"\x01"
+_DROP_KEEP_SEP: Final = _DROP.replace(_SEP, b"")
+_AROUND_SEP: Final = re.compile(rb" ?\x01 ?")
 
 
 def cups_mab(parts: Iterable[bytes | bytearray | memoryview]) -> bytes:
@@ -238,10 +241,17 @@ def cups_mab(parts: Iterable[bytes | bytearray | memoryview]) -> bytes:
     Returns:
         The MAB, ready for the dialect's MAC algorithm.
     """
+    chunks = [bytes(part) for part in parts]
+    joined = _SEP.join(chunks)
+    if joined.count(_SEP) == len(chunks) - 1:
+        # the whole block at once, in C: parts stay apart by a separator byte
+        # that no part contains, so trimming and folding never cross a part
+        kept = _SPACES.sub(b" ", joined.translate(None, _DROP_KEEP_SEP).upper())
+        return _AROUND_SEP.sub(_SEP, kept).strip(b" ").replace(_SEP, b" ")
     out = []
-    for part in parts:
-        kept = bytes(part).translate(None, _DROP).strip(b" ")
-        out.append(_SPACES.sub(b" ", kept).upper())
+    for chunk in chunks:
+        cleaned = chunk.translate(None, _DROP).strip(b" ")
+        out.append(_SPACES.sub(b" ", cleaned).upper())
     return b" ".join(out)
 
 

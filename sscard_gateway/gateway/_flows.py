@@ -12,8 +12,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-import attrs
-
 from ..crypto import SecurityModule
 from ..errors import DecodeError, SecurityError, SscardError, ValidationError
 from ..iso import Dialect, Message
@@ -37,7 +35,7 @@ from ..store import (
 )
 from ._config import CenterLink, GatewayConfig
 from ._legs import PinRoute, run_leg, translate_pin
-from ._records import kind_of, new_record, transaction_key, upstream_key
+from ._records import Draft, kind_of, new_record, transaction_key, upstream_key
 from ._saf import StoreAndForward
 
 __all__ = ["Flows"]
@@ -90,9 +88,9 @@ class Flows:
             )
         )
 
-    async def _insert(self, record: TransactionRecord) -> bool:
+    async def _insert(self, record: Draft) -> bool:
         """Journal a new transaction; False when its key was seen before."""
-        result = await self._journal.apply(InsertTransaction(record))
+        result = await self._journal.apply(InsertTransaction(TransactionRecord(**record)))
         return not isinstance(result, Duplicate)
 
     def _link_named(self, name: str) -> StreamDriver | None:
@@ -176,7 +174,7 @@ class Flows:
         return await self._bank_leg(center, message, record, kind, inserted=False)
 
     async def _center_advice(
-        self, center: CenterLink, message: Message, record: TransactionRecord, kind: str
+        self, center: CenterLink, message: Message, record: Draft, kind: str
     ) -> Message:
         """An advice (0220): accepted at once, delivered upstream by store-and-forward."""
         now = self._clock()
@@ -187,17 +185,17 @@ class Flows:
             ).without(52)
         except SscardError as exc:
             return self._answer(kind, message, exc.response_code or "30")
-        accepted = attrs.evolve(
-            _with_upstream(record, outbound, up),
-            status=TransactionStatus.APPROVED,
-            response_code="00",
-            responded_at=now.timestamp(),
-        )
+        accepted = {
+            **_with_upstream(record, outbound, up),
+            "status": TransactionStatus.APPROVED,
+            "response_code": "00",
+            "responded_at": now.timestamp(),
+        }
         if not await self._insert(accepted):
             return self._answer(kind, message, "94")
         await self._journal.apply(
             self._owe(
-                key=record.transaction_key,
+                key=record["transaction_key"],
                 destination=up,
                 dialect=self.cups_dialect,
                 message=outbound,
@@ -211,13 +209,13 @@ class Flows:
         self,
         center: CenterLink,
         message: Message,
-        record: TransactionRecord,
+        record: Draft,
         kind: str,
         *,
         inserted: bool,
     ) -> Message:
         """The CUPS leg of a center request (cash part of a settlement)."""
-        key = record.transaction_key
+        key = record["transaction_key"]
         now = self._clock()
         try:
             amount = self.to_cups.outbound_amount(message)
@@ -255,21 +253,22 @@ class Flows:
                     transaction_key=key,
                     updated_at=now.timestamp(),
                     destination=up,
-                    upstream_stan=leg.upstream_stan,
-                    upstream_rrn=leg.upstream_rrn,
-                    upstream_key=leg.upstream_key,
+                    upstream_stan=leg["upstream_stan"],
+                    upstream_rrn=leg["upstream_rrn"],
+                    upstream_key=leg["upstream_key"],
                 )
             )
         elif not await self._insert(leg):
             return self._answer(kind, message, "94")
-        reversal = self.to_cups.reversal(outbound, counters=self.counters, now_f7=f7(now))
         outcome = await run_leg(
             self.upstream,
             outbound,
             journal=self._journal,
             key=key,
             destination=up,
-            reversal=reversal,
+            reversal=lambda: self.to_cups.reversal(
+                outbound, counters=self.counters, now_f7=f7(self._clock())
+            ),
             dialect=self.cups_dialect,
             timeout=self.config.request_timeout,
             timeout_code=self.center_dialect.spec.timeout_response,
@@ -290,13 +289,13 @@ class Flows:
         self,
         center: CenterLink,
         message: Message,
-        record: TransactionRecord,
+        record: Draft,
         home: str,
         kind: str,
     ) -> Message:
         """A treating center's settlement for a card of another, connected center."""
         now = self._clock()
-        key = record.transaction_key
+        key = record["transaction_key"]
         try:
             outbound = message.with_fields(
                 {
@@ -318,14 +317,14 @@ class Flows:
         leg = _with_upstream(record, outbound, home)
         if not await self._insert(leg):
             return self._answer(kind, message, "94")
-        reversal = outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()})
+        home_reversal = outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()})
         outcome = await run_leg(
             self.centers.get(home),
             outbound,
             journal=self._journal,
             key=key,
             destination=home,
-            reversal=reversal,
+            reversal=lambda: home_reversal,
             dialect=self.center_dialect,
             timeout=self.config.request_timeout,
             timeout_code=self.center_dialect.spec.timeout_response,
@@ -345,7 +344,9 @@ class Flows:
         reply = await self._bank_leg(center, message, leg, kind, inserted=True)
         if reply.fields.get(39) != "00":  # the bank refused the cash: undo the home leg
             await self._journal.apply(
-                self._owe(key=key, destination=home, dialect=self.center_dialect, message=reversal)
+                self._owe(
+                    key=key, destination=home, dialect=self.center_dialect, message=home_reversal
+                )
             )
             self._wake_saf()
         return reply
@@ -384,7 +385,7 @@ class Flows:
                 status=TransactionStatus.REVERSED,
             ),
             UpdateTransaction(
-                transaction_key=record.transaction_key,
+                transaction_key=record["transaction_key"],
                 updated_at=now.timestamp(),
                 status=TransactionStatus.APPROVED,
                 response_code="00",
@@ -401,7 +402,7 @@ class Flows:
             reversal = self.to_cups.reversal(leg, counters=self.counters, now_f7=f7(now))
             ops.append(
                 self._owe(
-                    key=record.transaction_key,
+                    key=record["transaction_key"],
                     destination=up,
                     dialect=self.cups_dialect,
                     message=reversal,
@@ -453,9 +454,11 @@ class Flows:
             link,
             outbound,
             journal=self._journal,
-            key=record.transaction_key,
+            key=record["transaction_key"],
             destination=home,
-            reversal=outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()}),
+            reversal=lambda: outbound.reversal_of(
+                {7: f7(self._clock()), 11: self.counters.next_stan()}
+            ),
             dialect=self.center_dialect,
             timeout=self.config.request_timeout,
             timeout_code=self.cups_dialect.spec.timeout_response,
@@ -468,7 +471,7 @@ class Flows:
             return self._answer(kind, message, outcome.code)
         reply = self.from_cups.response(message, outcome.response)
         code = str(reply.fields.get(39, "96"))
-        await self._finish(record.transaction_key, code)
+        await self._finish(record["transaction_key"], code)
         self._answers[(kind, code)] += 1
         return reply
 
@@ -481,29 +484,27 @@ def _text(message: Message, number: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _declined(record: TransactionRecord, code: str) -> TransactionRecord:
-    return attrs.evolve(
-        record,
-        status=TransactionStatus.DECLINED,
-        response_code=code,
-        responded_at=record.created_at,
-    )
+def _declined(record: Draft, code: str) -> Draft:
+    return {
+        **record,
+        "status": TransactionStatus.DECLINED,
+        "response_code": code,
+        "responded_at": record["created_at"],
+    }
 
 
-def _with_original(record: TransactionRecord, original_key: str) -> TransactionRecord:
-    return attrs.evolve(record, original_key=original_key)
+def _with_original(record: Draft, original_key: str) -> Draft:
+    return {**record, "original_key": original_key}
 
 
-def _with_upstream(
-    record: TransactionRecord, outbound: Message, destination: str
-) -> TransactionRecord:
-    return attrs.evolve(
-        record,
-        destination=destination,
-        upstream_stan=_text(outbound, 11),
-        upstream_rrn=_text(outbound, 37),
-        upstream_key=upstream_key(outbound),
-    )
+def _with_upstream(record: Draft, outbound: Message, destination: str) -> Draft:
+    return {
+        **record,
+        "destination": destination,
+        "upstream_stan": _text(outbound, 11),
+        "upstream_rrn": _text(outbound, 37),
+        "upstream_key": upstream_key(outbound),
+    }
 
 
 def _leg_of(dialect: Dialect, record: TransactionRecord, *, pan: str | None) -> Message:

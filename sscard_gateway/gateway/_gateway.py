@@ -120,7 +120,7 @@ class Gateway(Flows):
         """Listen for centers, link to CUPS, deliver what is owed; until cancelled."""
         cfg = self.config
         up = cfg.upstream
-        async with open_batching_journal(self.journal) as bj:
+        async with open_batching_journal(self.journal, max_batch=cfg.journal_batch) as bj:
             self._bj = bj
             self._saf = StoreAndForward(
                 bj,

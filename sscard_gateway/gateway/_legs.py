@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -96,7 +97,7 @@ async def run_leg(
     journal: BatchingJournal,
     key: str,
     destination: str,
-    reversal: Message,
+    reversal: Callable[[], Message],
     dialect: Dialect,
     timeout: float,
     timeout_code: str,
@@ -111,7 +112,8 @@ async def run_leg(
         journal: the group-commit journal.
         key: the transaction's key.
         destination: the link's name, where the reversal goes.
-        reversal: the reversal to owe if the leg's outcome is unknown.
+        reversal: builds the reversal to owe if the leg's outcome is unknown
+            (called only then: most legs never need one).
         dialect: the leg's dialect (to encode the reversal).
         timeout: seconds to wait for the answer.
         timeout_code: the code to give the requester on silence.
@@ -159,7 +161,7 @@ async def run_leg(
             kind=OwedKind.REVERSAL,
             destination=destination,
             transaction_key=key,
-            payload=dialect.encode(reversal),
+            payload=dialect.encode(reversal()),
             created_at=stamp,
             expires_at=stamp + policy.expiry,
         )

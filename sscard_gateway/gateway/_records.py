@@ -13,15 +13,21 @@ use the same STAN at the same second).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ..errors import ValidationError
 from ..ids import AmountSplit
 from ..iso import Message
 from ..iso.business import amount_split
 from ..routing import card_pan
-from ..store import PanHasher, TransactionRecord
+from ..store import PanHasher
 
-__all__ = ["kind_of", "new_record", "transaction_key", "upstream_key"]
+__all__ = ["Draft", "kind_of", "new_record", "transaction_key", "upstream_key"]
+
+Draft = dict[str, Any]
+"""A record's fields, built up while a request is handled; the journal's
+:class:`~sscard_gateway.store.TransactionRecord` (and its checks) is made
+once, when the draft is inserted."""
 
 
 def transaction_key(message: Message, source: str, year: int) -> str:
@@ -72,8 +78,8 @@ def new_record(
     hasher: PanHasher,
     home_region: str = "",
     treating_region: str = "",
-) -> TransactionRecord:
-    """The record of a request as received.
+) -> Draft:
+    """The record of a request as received, as a draft.
 
     Raises:
         ValidationError: the amount split does not add up (``13``).
@@ -85,7 +91,7 @@ def new_record(
         raise
     text = message.fields
     insurance = text.get(60) if message.dialect and message.dialect.name == "center" else ""
-    return TransactionRecord(
+    return dict(
         transaction_key=key,
         kind=kind,
         mti=message.mti,

@@ -10,7 +10,7 @@ every party's keys under distinct names, as each party's own module would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import trio
 
-from ..crypto import Algorithm, KeyUsage, SoftwareSecurityModule
+from ..crypto import Algorithm, KeyUsage, MasterKey, SecurityModule, SoftwareSecurityModule
 from ..gateway import CenterLink, Gateway, GatewayConfig, SafPolicy, UpstreamLink
 from ..ids import luhn_check_digit
 from ..iso import Message, load_dialect
@@ -64,9 +64,18 @@ ROUTES: dict[str, Any] = {
 }
 
 
-def lab_security() -> SoftwareSecurityModule:
-    """A module with the switch's and both centers' MAC and PIN keys."""
-    hsm = SoftwareSecurityModule.in_memory()
+def lab_security(
+    store: Path | None = None, master: MasterKey | None = None
+) -> SoftwareSecurityModule:
+    """A module with the switch's and both centers' MAC and PIN keys.
+
+    In memory, or in a new key store file ``store`` sealed under ``master``
+    (so that another process can open the same keys).
+    """
+    if store is not None and master is not None:
+        hsm = SoftwareSecurityModule.create(store, master)
+    else:
+        hsm = SoftwareSecurityModule.in_memory()
     hsm.generate_key("cups.zak", Algorithm.DES, KeyUsage.ZONE_MAC)
     hsm.generate_key("cups.zpk", Algorithm.TDES_2KEY, KeyUsage.ZONE_PIN)
     for name in CENTERS:
@@ -175,22 +184,35 @@ class Lab:
             self.seen.append((name, message))
             return message.response_to(self.answers.get(name, "00"), {38: "HC0001"})
 
-        identity = CENTERS[name]
-        async with open_link(
-            load_dialect("center"),
-            tcp_connector("127.0.0.1", port),
-            security=self.hsm,
-            handler=handler,
-            keys=LinkKeys(mac_key=f"{name}.zak", pin_key=f"{name}.zpk"),
-            config=LinkConfig(
-                echo_interval=None,
-                request_timeout=5.0,
-                network_fields={32: identity.institution},
-            ),
-            backoff=Backoff(initial=0.05, maximum=0.2),
-            name=f"sim-{name}",
-        ) as link:
+        async with center_link(self.hsm, name, port, handler=handler) as link:
             yield link
+
+
+@asynccontextmanager
+async def center_link(
+    security: SecurityModule,
+    name: str,
+    port: int,
+    *,
+    handler: Callable[[Message], Awaitable[Message | None]] | None = None,
+) -> AsyncIterator[Link]:
+    """A regional center's client link to a gateway on 127.0.0.1:``port``."""
+    identity = CENTERS[name]
+    async with open_link(
+        load_dialect("center"),
+        tcp_connector("127.0.0.1", port),
+        security=security,
+        handler=handler,
+        keys=LinkKeys(mac_key=f"{name}.zak", pin_key=f"{name}.zpk"),
+        config=LinkConfig(
+            echo_interval=None,
+            request_timeout=5.0,
+            network_fields={32: identity.institution},
+        ),
+        backoff=Backoff(initial=0.05, maximum=0.2),
+        name=f"sim-{name}",
+    ) as link:
+        yield link
 
 
 @asynccontextmanager

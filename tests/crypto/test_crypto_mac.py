@@ -226,3 +226,26 @@ def test_every_registered_algorithm_accepts_its_keys() -> None:
             key = Key(key_algorithm, KeyUsage.ZONE_MAC, bytes(key_algorithm.key_length))
             assert len(algorithm(key, b"abc")) == key_algorithm.block_size
     assert MAC_ALGORITHMS["x9.19"].algorithms == {Algorithm.DES, Algorithm.TDES_2KEY}
+
+
+def _mab_reference(parts):
+    """DOMAIN.md §2 field by field: delete, trim, fold, raise; join with one space."""
+    import re
+
+    keep = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ,.")
+    out = []
+    for part in parts:
+        kept = bytes(b for b in part if b in keep).strip(b" ")
+        out.append(re.sub(rb" {2,}", b" ", kept).upper())
+    return b" ".join(out)
+
+
+@given(
+    st.lists(
+        st.binary(max_size=30) | st.text(" aZ9.,-\x01", max_size=20).map(str.encode), max_size=8
+    )
+)
+def test_cups_mab_whole_block_path_matches_field_by_field(parts):
+    from sscard_gateway.crypto import cups_mab
+
+    assert cups_mab(parts) == _mab_reference(parts)
