@@ -9,6 +9,7 @@ until killed. Not a benchmark itself (no bench_ prefix).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -82,7 +83,5 @@ if __name__ == "__main__":
         finally:
             profiler.dump_stats(profile)
     else:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             main()
-        except KeyboardInterrupt:
-            pass

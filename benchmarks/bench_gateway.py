@@ -91,13 +91,28 @@ async def relay_run(hsm, port: int, stan: StanCounter) -> LoadResult:
         number = stan()
         return cups.message(
             "0200",
-            {2: card.pan, 3: "000000", 4: f"{100 + i % 900:012d}", 7: transmission_time(now),
-             11: number, 12: now.strftime("%H%M%S"), 13: now.strftime("%m%d"), 18: "9399",
-             22: "051", 25: "00", 32: "48020000", 33: "48020000",
-             37: now.strftime("%m%d%H") + number, 41: "SSC00001", 42: "SSCENTER0000001",
-             49: "156", 52: block, 53: "2600000000000000"},
+            {
+                2: card.pan,
+                3: "000000",
+                4: f"{100 + i % 900:012d}",
+                7: transmission_time(now),
+                11: number,
+                12: now.strftime("%H%M%S"),
+                13: now.strftime("%m%d"),
+                18: "9399",
+                22: "051",
+                25: "00",
+                32: "48020000",
+                33: "48020000",
+                37: now.strftime("%m%d%H") + number,
+                41: "SSC00001",
+                42: "SSCENTER0000001",
+                49: "156",
+                52: block,
+                53: "2600000000000000",
+            },
             header=cups.default_header(),
-        )  # fmt: skip
+        )
 
     async with open_link(
         cups,
@@ -125,9 +140,12 @@ async def main() -> None:
             switch_port = await nursery.start(switch.serve)
             relay, relay_ports = await start_peer("relay", str(switch_port))
             gateway, gateway_ports = await start_peer(
-                "gateway", str(Path(folder) / "keys.store"), str(Path(folder) / "master.key"),
-                folder, str(switch_port),
-            )  # fmt: skip
+                "gateway",
+                str(Path(folder) / "keys.store"),
+                str(Path(folder) / "master.key"),
+                folder,
+                str(switch_port),
+            )
             stan = StanCounter(start=500_000)
             try:
                 await relay_run(hsm, relay_ports["relay"], stan)  # warm-up
@@ -160,8 +178,10 @@ def report(results: dict[str, list[LoadResult]]) -> None:
         )
     ratio = gw.throughput / rl.throughput
     p99_ratio = gw.percentile(99) / rl.percentile(99)
-    print(f"ratio gateway/relay TPS = {ratio:.2f} (target >= 0.5); "
-          f"p99 gateway/relay = {p99_ratio:.2f} (target <= 3)")  # fmt: skip
+    print(
+        f"ratio gateway/relay TPS = {ratio:.2f} (target >= 0.5); "
+        f"p99 gateway/relay = {p99_ratio:.2f} (target <= 3)"
+    )
     print(
         json.dumps(
             {
