@@ -34,8 +34,18 @@ from ..store import (
     UpdateTransaction,
 )
 from ._config import CenterLink, GatewayConfig
-from ._legs import PinRoute, run_leg, translate_pin
-from ._records import Draft, kind_of, new_record, transaction_key, upstream_key
+from ._legs import LegOutcome, PinRoute, run_leg, translate_pin
+from ._records import (
+    Draft,
+    declined,
+    kind_of,
+    leg_of,
+    new_record,
+    text_of,
+    transaction_key,
+    with_original,
+    with_upstream,
+)
 from ._saf import StoreAndForward
 
 __all__ = ["Flows"]
@@ -123,6 +133,36 @@ class Flows:
         if self._saf is not None:
             self._saf.wake()
 
+    async def _leg(
+        self,
+        link: StreamDriver | None,
+        outbound: Message,
+        *,
+        key: str,
+        destination: str,
+        reversal: Callable[[], Message],
+        dialect: Dialect,
+        timeout_code: str,
+        now: datetime,
+    ) -> LegOutcome:
+        """One outbound leg (:func:`._legs.run_leg`); wakes store-and-forward if it owes."""
+        outcome = await run_leg(
+            link,
+            outbound,
+            journal=self._journal,
+            key=key,
+            destination=destination,
+            reversal=reversal,
+            dialect=dialect,
+            timeout=self.config.request_timeout,
+            timeout_code=timeout_code,
+            policy=self.config.saf,
+            now=now,
+        )
+        if outcome.reversal_owed:
+            self._wake_saf()
+        return outcome
+
     def _pin_route(self, source: str, destination: str) -> PinRoute:
         def keys(name: str) -> tuple[str | None, str]:
             if name == self.config.upstream.name:
@@ -158,8 +198,7 @@ class Flows:
             return self._answer(kind, message, exc.response_code or "30")
         route = self.routes.route(message, source=center.name)
         if isinstance(route, NoRoute):
-            declined = _declined(record, route.response_code)
-            if not await self._insert(declined):
+            if not await self._insert(declined(record, route.response_code)):
                 return self._answer(kind, message, "94")
             return self._answer(kind, message, route.response_code)
         destination = route.destination
@@ -186,7 +225,7 @@ class Flows:
         except SscardError as exc:
             return self._answer(kind, message, exc.response_code or "30")
         accepted = {
-            **_with_upstream(record, outbound, up),
+            **with_upstream(record, outbound, up),
             "status": TransactionStatus.APPROVED,
             "response_code": "00",
             "responded_at": now.timestamp(),
@@ -240,13 +279,13 @@ class Flows:
             )
         except (SecurityError, ValidationError) as exc:
             code = exc.response_code or "96"
-            if not inserted and not await self._insert(_declined(record, code)):
+            if not inserted and not await self._insert(declined(record, code)):
                 return self._answer(kind, message, "94")
             return self._answer(kind, message, code)
         except SscardError as exc:
             log.error("%s: cannot translate a %s: %s", center.name, kind, exc)
             return self._answer(kind, message, "30")
-        leg = _with_upstream(record, outbound, up)
+        leg = with_upstream(record, outbound, up)
         if inserted:
             await self._journal.apply(
                 UpdateTransaction(
@@ -260,28 +299,23 @@ class Flows:
             )
         elif not await self._insert(leg):
             return self._answer(kind, message, "94")
-        outcome = await run_leg(
+        outcome = await self._leg(
             self.upstream,
             outbound,
-            journal=self._journal,
             key=key,
             destination=up,
             reversal=lambda: self.to_cups.reversal(
                 outbound, counters=self.counters, now_f7=f7(self._clock())
             ),
             dialect=self.cups_dialect,
-            timeout=self.config.request_timeout,
             timeout_code=self.center_dialect.spec.timeout_response,
-            policy=self.config.saf,
             now=now,
         )
-        if outcome.reversal_owed:
-            self._wake_saf()
         if outcome.response is None:
             return self._answer(kind, message, outcome.code)
         reply = self.to_cups.response(message, outcome.response)
         code = str(reply.fields.get(39, "96"))
-        await self._finish(key, code, authorization=_text(outcome.response, 38))
+        await self._finish(key, code, authorization=text_of(outcome.response, 38))
         self._answers[(kind, code)] += 1
         return reply
 
@@ -314,33 +348,28 @@ class Flows:
             )
         except (SecurityError, ValidationError) as exc:
             return self._answer(kind, message, exc.response_code or "96")
-        leg = _with_upstream(record, outbound, home)
+        leg = with_upstream(record, outbound, home)
         if not await self._insert(leg):
             return self._answer(kind, message, "94")
         home_reversal = outbound.reversal_of({7: f7(now), 11: self.counters.next_stan()})
-        outcome = await run_leg(
+        outcome = await self._leg(
             self.centers.get(home),
             outbound,
-            journal=self._journal,
             key=key,
             destination=home,
             reversal=lambda: home_reversal,
             dialect=self.center_dialect,
-            timeout=self.config.request_timeout,
             timeout_code=self.center_dialect.spec.timeout_response,
-            policy=self.config.saf,
             now=now,
         )
-        if outcome.reversal_owed:
-            self._wake_saf()
         if outcome.response is None or outcome.code != "00":
             if outcome.response is not None:
                 await self._finish(key, outcome.code)
             return self._answer(kind, message, outcome.code)
         split = amount_split(message)
         if split is None or split.cash == 0:
-            await self._finish(key, "00", authorization=_text(outcome.response, 38))
-            return self._answer(kind, message, "00", f38=_text(outcome.response, 38) or "000000")
+            await self._finish(key, "00", authorization=text_of(outcome.response, 38))
+            return self._answer(kind, message, "00", f38=text_of(outcome.response, 38) or "000000")
         reply = await self._bank_leg(center, message, leg, kind, inserted=True)
         if reply.fields.get(39) != "00":  # the bank refused the cash: undo the home leg
             await self._journal.apply(
@@ -373,10 +402,10 @@ class Flows:
         )
         original = await self._journal.get_transaction(original_key)
         if original is None:
-            if not await self._insert(_declined(record, "25")):
+            if not await self._insert(declined(record, "25")):
                 return self._answer(kind, message, "00")
             return self._answer(kind, message, "25")
-        if not await self._insert(_with_original(record, original_key)):
+        if not await self._insert(with_original(record, original_key)):
             return self._answer(kind, message, "00")  # a repeated reversal: already accepted
         ops: list[AddOwed | UpdateTransaction] = [
             UpdateTransaction(
@@ -398,7 +427,7 @@ class Flows:
             and original.destination == up
             and (original.status is TransactionStatus.APPROVED)
         ):
-            leg = _leg_of(self.cups_dialect, original, pan=_text(message, 2))
+            leg = leg_of(self.cups_dialect, original, pan=text_of(message, 2))
             reversal = self.to_cups.reversal(leg, counters=self.counters, now_f7=f7(now))
             ops.append(
                 self._owe(
@@ -412,117 +441,5 @@ class Flows:
         self._wake_saf()
         return self._answer(kind, message, "00")
 
-    # -- requests from CUPS -----------------------------------------------------
-
-    async def _from_cups(self, message: Message) -> Message | None:
-        """A CUPS-originated request for a card of one of our centers."""
-        up = self.config.upstream.name
-        kind = kind_of(message)
-        now = self._clock()
-        if message.mti[:3] in ("040", "042"):
-            return self._answer(kind, message, "00")  # nothing of ours to undo upstream
-        try:
-            record = new_record(
-                message,
-                key=transaction_key(message, up, now.year),
-                source=up,
-                kind=kind,
-                now=now,
-                hasher=self._journal_hasher(),
-            )
-        except (ValidationError, DecodeError) as exc:
-            return self._answer(kind, message, exc.response_code or "30")
-        route = self.routes.route(message, source=up)
-        if isinstance(route, NoRoute):
-            return self._answer(kind, message, route.response_code)
-        home = route.destination
-        link = self.centers.get(home)
-        if link is None:
-            return self._answer(kind, message, "91")
-        try:
-            outbound = self.from_cups.request(
-                message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
-            )
-            outbound = translate_pin(
-                self.security, message, outbound, self._pin_route(up, home), self.center_dialect
-            )
-        except SscardError as exc:
-            return self._answer(kind, message, exc.response_code or "30")
-        if not await self._insert(_with_upstream(record, outbound, home)):
-            return self._answer(kind, message, "94")
-        outcome = await run_leg(
-            link,
-            outbound,
-            journal=self._journal,
-            key=record["transaction_key"],
-            destination=home,
-            reversal=lambda: outbound.reversal_of(
-                {7: f7(self._clock()), 11: self.counters.next_stan()}
-            ),
-            dialect=self.center_dialect,
-            timeout=self.config.request_timeout,
-            timeout_code=self.cups_dialect.spec.timeout_response,
-            policy=self.config.saf,
-            now=now,
-        )
-        if outcome.reversal_owed:
-            self._wake_saf()
-        if outcome.response is None:
-            return self._answer(kind, message, outcome.code)
-        reply = self.from_cups.response(message, outcome.response)
-        code = str(reply.fields.get(39, "96"))
-        await self._finish(record["transaction_key"], code)
-        self._answers[(kind, code)] += 1
-        return reply
-
     def _journal_hasher(self) -> PanHasher:
         return self.journal.pan_hasher
-
-
-def _text(message: Message, number: int) -> str | None:
-    value = message.fields.get(number)
-    return value if isinstance(value, str) else None
-
-
-def _declined(record: Draft, code: str) -> Draft:
-    return {
-        **record,
-        "status": TransactionStatus.DECLINED,
-        "response_code": code,
-        "responded_at": record["created_at"],
-    }
-
-
-def _with_original(record: Draft, original_key: str) -> Draft:
-    return {**record, "original_key": original_key}
-
-
-def _with_upstream(record: Draft, outbound: Message, destination: str) -> Draft:
-    return {
-        **record,
-        "destination": destination,
-        "upstream_stan": _text(outbound, 11),
-        "upstream_rrn": _text(outbound, 37),
-        "upstream_key": upstream_key(outbound),
-    }
-
-
-def _leg_of(dialect: Dialect, record: TransactionRecord, *, pan: str | None) -> Message:
-    """The identifying fields of an outbound leg, rebuilt from its journal record.
-
-    The journal keeps no clear PAN; the reversing center's message carries it.
-    """
-    f7_, stan, acquirer, forwarder = (record.upstream_key or "|||").split("|")
-    fields: dict[int, str | bytes] = {
-        7: f7_,
-        11: stan,
-        32: acquirer,
-        33: forwarder,
-        3: record.processing_code or "000000",
-        4: f"{record.amount.cash:012d}",
-    }
-    if record.upstream_rrn:
-        fields[37] = record.upstream_rrn
-    if pan:
-        fields[2] = pan
-    return dialect.message("0200", fields, header=dialect.default_header())

@@ -52,7 +52,7 @@ from ..store import (
     open_batching_journal,
 )
 from ._config import GatewayConfig
-from ._flows import Flows
+from ._from_cups import CupsFlows
 from ._saf import StoreAndForward
 
 __all__ = ["Gateway", "GatewayStatistics"]
@@ -71,7 +71,7 @@ class GatewayStatistics:
     saf_retries: int
 
 
-class Gateway(Flows):
+class Gateway(CupsFlows):
     """Run with ``ports = await nursery.start(gateway.run)``; stop by cancelling.
 
     Args:

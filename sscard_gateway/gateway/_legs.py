@@ -124,38 +124,27 @@ async def run_leg(
         The response, or the code to answer with and whether a reversal is owed.
     """
     stamp = now.timestamp()
-    if link is None:
+
+    async def failed(code: str) -> LegOutcome:
+        # the request never left, or the switch refused it unread: nothing is owed
         await journal.apply(
             UpdateTransaction(
                 transaction_key=key,
                 updated_at=stamp,
                 status=TransactionStatus.FAILED,
-                response_code="91",
+                response_code=code,
             )
         )
-        return LegOutcome(response=None, code="91")
+        return LegOutcome(response=None, code=code)
+
+    if link is None:
+        return await failed("91")
     try:
         response = await link.request(outbound, timeout=timeout)
     except LinkUnavailable:
-        await journal.apply(
-            UpdateTransaction(
-                transaction_key=key,
-                updated_at=stamp,
-                status=TransactionStatus.FAILED,
-                response_code="91",
-            )
-        )
-        return LegOutcome(response=None, code="91")
+        return await failed("91")
     except RejectedByPeer:
-        await journal.apply(
-            UpdateTransaction(
-                transaction_key=key,
-                updated_at=stamp,
-                status=TransactionStatus.FAILED,
-                response_code="96",
-            )
-        )
-        return LegOutcome(response=None, code="96")
+        return await failed("96")
     except (RequestTimeout, LinkClosed, LinkError):
         item = OwedItem(
             kind=OwedKind.REVERSAL,

@@ -17,12 +17,23 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..ids import AmountSplit
-from ..iso import Message
+from ..iso import Dialect, Message
 from ..iso.business import amount_split
 from ..routing import card_pan
-from ..store import PanHasher
+from ..store import PanHasher, TransactionRecord, TransactionStatus
 
-__all__ = ["Draft", "kind_of", "new_record", "transaction_key", "upstream_key"]
+__all__ = [
+    "Draft",
+    "declined",
+    "kind_of",
+    "leg_of",
+    "new_record",
+    "text_of",
+    "transaction_key",
+    "upstream_key",
+    "with_original",
+    "with_upstream",
+]
 
 Draft = dict[str, Any]
 """A record's fields, built up while a request is handled; the journal's
@@ -115,3 +126,57 @@ def new_record(
         pan_masked=protected.masked,
         pan_hash=protected.hash,
     )
+
+
+def text_of(message: Message, number: int) -> str | None:
+    """Field ``number`` of ``message`` when it is text, else ``None``."""
+    value = message.fields.get(number)
+    return value if isinstance(value, str) else None
+
+
+def declined(record: Draft, code: str) -> Draft:
+    """The draft answered with ``code`` without forwarding."""
+    return {
+        **record,
+        "status": TransactionStatus.DECLINED,
+        "response_code": code,
+        "responded_at": record["created_at"],
+    }
+
+
+def with_original(record: Draft, original_key: str) -> Draft:
+    """The draft of a reversal, pointing at the transaction it reverses."""
+    return {**record, "original_key": original_key}
+
+
+def with_upstream(record: Draft, outbound: Message, destination: str) -> Draft:
+    """The draft with the outbound leg's identifiers (STAN, RRN, F7|F11|F32|F33)."""
+    return {
+        **record,
+        "destination": destination,
+        "upstream_stan": text_of(outbound, 11),
+        "upstream_rrn": text_of(outbound, 37),
+        "upstream_key": upstream_key(outbound),
+    }
+
+
+def leg_of(dialect: Dialect, record: TransactionRecord, *, pan: str | None) -> Message:
+    """The identifying fields of an outbound leg, rebuilt from its journal record.
+
+    The journal keeps no clear PAN; the reversing center's message carries it.
+    """
+    f7_, stan, acquirer, forwarder = (record.upstream_key or "|||").split("|")
+    fields: dict[int, str | bytes] = {
+        7: f7_,
+        11: stan,
+        32: acquirer,
+        33: forwarder,
+        3: record.processing_code or "000000",
+        4: f"{record.amount.cash:012d}",
+    }
+    if record.upstream_rrn:
+        fields[37] = record.upstream_rrn
+    if pan:
+        fields[2] = pan
+    message: Message = dialect.message("0200", fields, header=dialect.default_header())
+    return message

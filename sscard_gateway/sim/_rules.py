@@ -28,6 +28,8 @@ __all__ = ["Action", "Decision", "Rule", "SwitchRules"]
 
 
 class Action(enum.Enum):
+    """What the switch does with a request: answer, stay silent, or drop the line."""
+
     RESPOND = "respond"
     SILENT = "silent"
     DROP = "drop"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import re
 from pathlib import Path
-
-import pytest
 
 import sscard_gateway.crypto as crypto
 
@@ -48,16 +45,3 @@ def test_modules_open_with_a_docstring() -> None:
     for path in package.glob("*.py"):
         assert path.read_text().startswith('"""'), path.name
         assert len(path.read_text().splitlines()) < 450, path.name
-
-
-def _examples() -> list[object]:
-    found: list[object] = []
-    for doc in ("crypto.md", "security-module.md"):
-        blocks = re.findall(r"```python\n(.*?)```", (DOCS / doc).read_text(), re.DOTALL)
-        found += [pytest.param(code, id=f"{doc}-{i}") for i, code in enumerate(blocks)]
-    return found
-
-
-@pytest.mark.parametrize("code", _examples())
-def test_doc_examples_run(code: str) -> None:
-    exec(compile(code, "<docs>", "exec"), {})

@@ -12,14 +12,6 @@ from sscard_gateway.link import TRANSITIONS
 DOC = Path(__file__).resolve().parents[2] / "docs" / "links.md"
 
 
-def test_links_doc_examples_run():
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) >= 3
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(DOC), "exec"), namespace)
-
-
 def test_links_doc_transition_table_is_the_code_table():
     text = DOC.read_text(encoding="utf-8").split("## States and transitions", 1)[1]
     rows = re.findall(r"^\| ([a-z -]+) \| ([a-z -]+) \| ([a-z -]+) \|$", text, re.M)

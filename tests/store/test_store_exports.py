@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import re
 from pathlib import Path
-
-import pytest
 
 import sscard_gateway.errors as errors
 import sscard_gateway.store as store
@@ -60,13 +57,3 @@ def test_journal_errors_answer_96() -> None:
         assert error("x").response_code == "96"
     assert issubclass(errors.JournalKeyError, errors.JournalError)
     assert issubclass(errors.JournalClosed, errors.JournalError)
-
-
-def _examples() -> list[object]:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
-    return [pytest.param(code, id=f"journal.md-{i}") for i, code in enumerate(blocks)]
-
-
-@pytest.mark.parametrize("code", _examples())
-def test_doc_examples_run(code: str) -> None:
-    exec(compile(code, "<docs/journal.md>", "exec"), {})

@@ -1,0 +1,79 @@
+"""Requests CUPS originates for cards of our centers (see :mod:`._gateway`).
+
+A CUPS request for a card in a center's BIN ranges is routed to that home
+center, translated into the center dialect with its PIN block re-enciphered,
+journaled, forwarded, and the center's answer translated back to CUPS; on
+the center's silence CUPS gets ``98`` and the center a reversal, owed.
+"""
+
+from __future__ import annotations
+
+from ..errors import DecodeError, SscardError, ValidationError
+from ..iso import Message
+from ..link import transmission_time as f7
+from ..routing import NoRoute
+from ._flows import Flows
+from ._legs import translate_pin
+from ._records import kind_of, new_record, transaction_key, with_upstream
+
+__all__ = ["CupsFlows"]
+
+
+class CupsFlows(Flows):
+    """The CUPS-originated flow, on top of the center flows."""
+
+    async def _from_cups(self, message: Message) -> Message | None:
+        """A CUPS-originated request for a card of one of our centers."""
+        up = self.config.upstream.name
+        kind = kind_of(message)
+        now = self._clock()
+        if message.mti[:3] in ("040", "042"):
+            return self._answer(kind, message, "00")  # nothing of ours to undo upstream
+        try:
+            record = new_record(
+                message,
+                key=transaction_key(message, up, now.year),
+                source=up,
+                kind=kind,
+                now=now,
+                hasher=self._journal_hasher(),
+            )
+        except (ValidationError, DecodeError) as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        route = self.routes.route(message, source=up)
+        if isinstance(route, NoRoute):
+            return self._answer(kind, message, route.response_code)
+        home = route.destination
+        link = self.centers.get(home)
+        if link is None:
+            return self._answer(kind, message, "91")
+        try:
+            outbound = self.from_cups.request(
+                message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
+            )
+            outbound = translate_pin(
+                self.security, message, outbound, self._pin_route(up, home), self.center_dialect
+            )
+        except SscardError as exc:
+            return self._answer(kind, message, exc.response_code or "30")
+        if not await self._insert(with_upstream(record, outbound, home)):
+            return self._answer(kind, message, "94")
+        outcome = await self._leg(
+            link,
+            outbound,
+            key=record["transaction_key"],
+            destination=home,
+            reversal=lambda: outbound.reversal_of(
+                {7: f7(self._clock()), 11: self.counters.next_stan()}
+            ),
+            dialect=self.center_dialect,
+            timeout_code=self.cups_dialect.spec.timeout_response,
+            now=now,
+        )
+        if outcome.response is None:
+            return self._answer(kind, message, outcome.code)
+        reply = self.from_cups.response(message, outcome.response)
+        code = str(reply.fields.get(39, "96"))
+        await self._finish(record["transaction_key"], code)
+        self._answers[(kind, code)] += 1
+        return reply
