@@ -30,18 +30,14 @@ from typing import Any
 import iso8583
 
 from ..errors import DecodeError, EncodeError, HeaderError, RejectedByPeer
-from ._compile import CLASS_WORDS, KIND_OF, TEXT_CHECKS, compile_spec
-from ._plan import AN, ANS, BIN, OTHER, N, Plan, batch_ok, build_plan
+from ._checked import Tables, checked_fields, from_hex, to_doc_checked, upper_hex
+from ._compile import KIND_OF, TEXT_CHECKS, compile_spec
+from ._plan import BIN, OTHER, Plan, build_plan
 from .framing import CUPS_HEADER_LENGTH, CupsHeader, Header, LengthPrefix, PosHeader, Tpdu
 from .message import FieldValue, Message
 from .spec import BitmapEncoding, DataEncoding, DialectSpec, FieldClass, LengthKind
 
 __all__ = ["Dialect", "MacFunction"]
-
-
-def _upper_hex(text: str) -> bool:
-    """Upper-case hexadecimal only: what we write, so a decode re-encodes exactly."""
-    return not text or (text.isalnum() and text.isascii() and (text.isdigit() or text.isupper()))
 
 
 MacFunction = Callable[[bytes], bytes]
@@ -58,16 +54,11 @@ class Dialect:
     __slots__ = (
         "_ascii_lengths",
         "_ascii_prefix",
-        "_binary",
         "_bitmap_offset",
         "_bitmap_size",
-        "_by_key",
-        "_by_number",
-        "_checks",
         "_compiled",
         "_fast_cups_frame",
         "_header_cache",
-        "_hex",
         "_hex_bitmap",
         "_kind_of_key",
         "_kind_of_number",
@@ -76,7 +67,7 @@ class Dialect:
         "_plans",
         "_prefix_size",
         "_secondary_always",
-        "_track_bcd",
+        "_tables",
         "_versions",
         "spec",
     )
@@ -84,18 +75,23 @@ class Dialect:
     def __init__(self, spec: DialectSpec) -> None:
         self.spec = spec
         self._compiled = compile_spec(spec)
-        self._binary = frozenset(str(n) for n, f in spec.fields.items() if f.binary)
-        self._track_bcd = frozenset(
-            str(n)
-            for n, f in spec.fields.items()
-            if f.cls is FieldClass.Z and f.data is DataEncoding.BCD
-        )
-        self._checks: dict[str, tuple[Callable[[str], bool], FieldClass]] = {
-            str(n): (TEXT_CHECKS[f.cls], f.cls) for n, f in spec.fields.items() if not f.binary
-        }
         kinds = {n: BIN if f.binary else KIND_OF.get(f.cls, OTHER) for n, f in spec.fields.items()}
-        self._by_number = {n: (str(n), kind) for n, kind in kinds.items()}
-        self._by_key = {str(n): (n, kind) for n, kind in kinds.items()}
+        self._tables = Tables(
+            name=spec.name,
+            by_number={n: (str(n), kind) for n, kind in kinds.items()},
+            by_key={str(n): (n, kind) for n, kind in kinds.items()},
+            checks={
+                str(n): (TEXT_CHECKS[f.cls], f.cls) for n, f in spec.fields.items() if not f.binary
+            },
+            track_bcd=frozenset(
+                str(n)
+                for n, f in spec.fields.items()
+                if f.cls is FieldClass.Z and f.data is DataEncoding.BCD
+            ),
+            hex=frozenset(
+                str(n) for n, f in spec.fields.items() if f.binary and f.data is DataEncoding.HEX
+            ),
+        )
         self._kind_of_number = kinds
         self._kind_of_key = {str(n): kind for n, kind in kinds.items()}
         self._plans: dict[tuple[Any, ...], Plan] = {}
@@ -114,9 +110,6 @@ class Dialect:
         self._secondary_always = spec.secondary_always
         self._prefix_size = spec.prefix.size
         self._ascii_prefix = spec.prefix is LengthPrefix.ASCII4
-        self._hex = frozenset(
-            str(n) for n, f in spec.fields.items() if f.binary and f.data is DataEncoding.HEX
-        )
         self._header_cache: dict[bytes, CupsHeader] = {}
         self._bitmap_offset = 2 if spec.mti_encoding is DataEncoding.BCD else 4
         self._bitmap_size = 8 if spec.bitmap is BitmapEncoding.BINARY else 16
@@ -201,53 +194,7 @@ class Dialect:
                         raise EncodeError(key, "a binary field takes bytes")
                     doc[key] = value.hex().upper()
                 return doc
-        return self._to_doc_checked(message)
-
-    def _to_doc_checked(self, message: Message) -> dict[str, str]:
-        """The slow path of :meth:`_to_doc`: field by field, naming the culprit."""
-        doc = {"t": message.mti}
-        by_number = self._by_number
-        n: list[str] = []
-        an: list[str] = []
-        ans: list[str] = []
-        n_add, an_add, ans_add = n.append, an.append, ans.append
-        for number, value in message.fields.items():
-            entry = by_number.get(number)
-            if entry is None:
-                raise EncodeError(str(number), f"is not defined in dialect {self.spec.name!r}")
-            key, kind = entry
-            if type(value) is str:
-                if kind == N:
-                    n_add(value)
-                elif kind == AN:
-                    an_add(value)
-                elif kind == ANS:
-                    ans_add(value)
-                elif kind == BIN:
-                    raise EncodeError(key, "a binary field takes bytes")
-                else:
-                    self._check_text(key, value, EncodeError)
-                    if key in self._track_bcd:
-                        value = value.replace("=", "D")
-                doc[key] = value
-            elif kind == BIN and isinstance(value, bytes | bytearray):
-                doc[key] = value.hex().upper()
-            else:
-                raise EncodeError(key, "a text field takes str" if kind != BIN else "bytes")
-        if not batch_ok(n, an, ans):
-            for key, value in doc.items():
-                if key != "t" and self._by_key[key][1] != BIN:
-                    self._check_text(key, value, EncodeError)
-        return doc
-
-    def _check_text(
-        self, key: str, value: str, error: type[EncodeError] | type[DecodeError], offset: int = 0
-    ) -> None:
-        check, cls = self._checks[key]
-        if not check(value):
-            if error is EncodeError:
-                raise EncodeError(key, f"must hold {CLASS_WORDS[cls]}")
-            raise DecodeError(key, offset, CLASS_WORDS[cls])
+        return to_doc_checked(self._tables, mti, fields)
 
     def _encode_body(
         self, message: Message
@@ -431,14 +378,15 @@ class Dialect:
         values = plan.values(dec)
         if plan.simple and plan.batch_ok(values):
             fields: dict[int, FieldValue] = dict(zip(plan.numbers, values, strict=True))
-            hex_keys = self._hex
+            hex_keys = self._tables.hex
             for number, key in plan.binary:
                 if key in hex_keys:
-                    fields[number] = self._from_hex(key, dec[key], offset)
+                    fields[number] = from_hex(key, dec[key], offset)
                 else:
                     fields[number] = enc[key]["data"]
             return Message.trusted(mti, fields, header, self, enc, body)
-        return self._checked_fields(mti, dec, enc, body, offset, header)
+        fields = checked_fields(self._tables, dec, enc, offset)
+        return Message(mti, fields, header=header, dialect=self, wire=enc, body=body)
 
     def _check_canonical(
         self, enc: Mapping[str, Mapping[str, bytes]], lens: tuple[str, ...], offset: int
@@ -454,60 +402,8 @@ class Dialect:
         if self._hex_bitmap:
             for key in ("p", "1"):
                 part = enc.get(key)
-                if part is not None and not _upper_hex(part["data"].decode("ascii")):
+                if part is not None and not upper_hex(part["data"].decode("ascii")):
                     raise DecodeError("bitmap", offset, "upper-case hexadecimal digits")
-
-    @staticmethod
-    def _from_hex(key: str, value: str, offset: int) -> bytes:
-        if not _upper_hex(value):
-            raise DecodeError(key, offset, "upper-case hexadecimal digits")
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            raise DecodeError(key, offset, "hexadecimal digits") from None
-
-    def _checked_fields(
-        self,
-        mti: str,
-        dec: Mapping[str, str],
-        enc: dict[str, dict[str, bytes]],
-        body: bytes,
-        offset: int,
-        header: Header | None,
-    ) -> Message:
-        """The slow path of decoding: field by field, naming the culprit."""
-        fields: dict[int, FieldValue] = {}
-        by_key = self._by_key
-        hex_keys = self._hex
-        n: list[str] = []
-        an: list[str] = []
-        ans: list[str] = []
-        for key, value in dec.items():
-            entry = by_key.get(key)
-            if entry is None:  # t, p, 1, h
-                continue
-            number, kind = entry
-            if kind == BIN:
-                # binary: the received bytes themselves; hex text: its value
-                raw = enc[key]["data"]
-                fields[number] = self._from_hex(key, value, offset) if key in hex_keys else raw
-                continue
-            if kind == N:
-                n.append(value)
-            elif kind == AN:
-                an.append(value)
-            elif kind == ANS:
-                ans.append(value)
-            else:
-                if key in self._track_bcd:
-                    value = value.replace("D", "=")
-                self._check_text(key, value, DecodeError, offset)
-            fields[number] = value
-        if not batch_ok(n, an, ans):
-            for number, text in fields.items():
-                if isinstance(text, str):
-                    self._check_text(str(number), text, DecodeError, offset)
-        return Message(mti, fields, header=header, dialect=self, wire=enc, body=body)
 
     def _secondary_bit(self, body: bytes | bytearray) -> bool:
         first = body[self._bitmap_offset]
