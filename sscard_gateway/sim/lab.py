@@ -78,6 +78,7 @@ def lab_security(
         hsm = SoftwareSecurityModule.in_memory()
     hsm.generate_key("cups.zak", Algorithm.DES, KeyUsage.ZONE_MAC)
     hsm.generate_key("cups.zpk", Algorithm.TDES_2KEY, KeyUsage.ZONE_PIN)
+    hsm.generate_key("cups.zpk.sm4", Algorithm.SM4, KeyUsage.ZONE_PIN)
     for name in CENTERS:
         hsm.generate_key(f"{name}.zak", Algorithm.TDES_2KEY, KeyUsage.ZONE_MAC)
         hsm.generate_key(f"{name}.zpk", Algorithm.TDES_2KEY, KeyUsage.ZONE_PIN)
@@ -85,9 +86,13 @@ def lab_security(
 
 
 def lab_config(
-    switch_port: int, *, timeout: float, ports: dict[str, int] | None = None
+    switch_port: int,
+    *,
+    timeout: float,
+    ports: dict[str, int] | None = None,
+    pin_format: str = "iso0",
 ) -> GatewayConfig:
-    """The gateway's configuration in the lab."""
+    """The gateway's configuration in the lab (``pin_format="sm4"``: SM4 PIN blocks to CUPS)."""
     ports = ports or {}
     centers = tuple(
         CenterLink(
@@ -105,7 +110,8 @@ def lab_config(
         upstream=UpstreamLink(
             port=switch_port,
             mac_key="cups.zak",
-            pin_key="cups.zpk",
+            pin_key="cups.zpk.sm4" if pin_format == "sm4" else "cups.zpk",
+            pin_format=pin_format,
             echo_interval=None,
             backoff=Backoff(initial=0.05, maximum=0.2),
         ),
@@ -134,11 +140,13 @@ class Lab:
     _scope: trio.CancelScope | None = None
     _done: trio.Event | None = None
 
-    async def start_gateway(self, ports: dict[str, int] | None = None) -> dict[str, int]:
+    async def start_gateway(
+        self, ports: dict[str, int] | None = None, *, pin_format: str = "iso0"
+    ) -> dict[str, int]:
         """Start a gateway on the lab's journal; returns its listening ports."""
         assert self.switch.port is not None
         gateway = Gateway(
-            lab_config(self.switch.port, timeout=self.timeout, ports=ports),
+            lab_config(self.switch.port, timeout=self.timeout, ports=ports, pin_format=pin_format),
             security=self.hsm,
             journal=self.journal,
         )
@@ -166,12 +174,12 @@ class Lab:
             with trio.fail_after(5):
                 await self._done.wait()
 
-    async def restart_gateway(self) -> None:
+    async def restart_gateway(self, *, pin_format: str = "iso0") -> None:
         """Stop the gateway and start a new one on the same ports and journal."""
         assert self.gateway is not None
         ports = dict(self.gateway.ports)
         await self.stop_gateway()
-        await self.start_gateway(ports)
+        await self.start_gateway(ports, pin_format=pin_format)
         with trio.fail_after(5):
             while len(self.gateway.centers) < len(CENTERS):
                 await trio.sleep(0.01)

@@ -187,3 +187,26 @@ async def test_duplicate_is_detected_across_a_restart(world):
     before = world.switch.statistics().requests
     assert (await send(world, "center-110000", request.evolve()))[39] == "94"
     assert world.switch.statistics().requests == before
+
+
+async def test_pin_goes_to_cups_as_an_sm4_block_where_configured(world):
+    await world.restart_gateway(pin_format="sm4")
+    with trio.fail_after(5):
+        await world.links["center-110000"].wait_ready()
+    request = world.sims["center-110000"].build(
+        Kind.CONTRIBUTION_PAYMENT, world.cards["center-110000"], amount=250
+    )
+    assert (await send(world, "center-110000", request))[39] == "00"
+    seen = world.switch.recent[-1]
+    assert 52 not in seen
+    assert seen[63].startswith("SM") and len(seen[63]) == 2 + 32
+    assert seen[53] == "2700000000000000"  # the dialect's SM4 control value [assumed]
+    back = world.hsm.translate_pin(
+        bytes.fromhex(seen[63][2:]),
+        request[2],
+        "cups.zpk.sm4",
+        "sm4",
+        "center-110000.zpk",
+        "iso0",
+    )
+    assert back == request[52]
