@@ -1,7 +1,8 @@
 """A UnionPay switch (CUPS) simulator for tests, demos and conformance runs.
 
 It listens like CUPS does, in the CUPS dialect: members sign on (the link
-layer answers 0820 sign-on, echo and sign-off), and financial requests are
+layer answers 0820 sign-on, echo and sign-off), a transaction seen before
+(same F7 + F11 + F32 + F33) is answered ``94``, and financial requests are
 answered by :class:`~sscard_gateway.sim._rules.SwitchRules` — approve,
 decline by amount or card, answer late, stay silent, or drop the connection.
 Reversals (0420/0421) are acknowledged with ``00`` when the original is in
@@ -159,6 +160,11 @@ class SwitchSimulator:
         """Answer one inbound request (the link layer calls this)."""
         self._counts["requests"] += 1
         self.recent.append(message)
+        if message.mti[:2] in ("01", "02") and message.mti[3] in "02":
+            # a transaction is F7 + F11 + F32 + F33 (DOMAIN.md §2): seen before, 94
+            key = (message.text(7), message.text(11), message.text(32), message.text(33))
+            if key in self.records:
+                return message.response_to("94", {15: self._settlement_date()})
         decision = self.rules.decide(message)
         if decision.delay:
             await trio.sleep(decision.delay)
