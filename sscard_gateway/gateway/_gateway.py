@@ -35,16 +35,26 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 import attrs
 import trio
 
 from ..crypto import SecurityModule
-from ..iso import load_dialect
-from ..link import Link, LinkConfig, ServedLink, StreamDriver, open_link, serve_links, tcp_connector
+from ..iso import Message, load_dialect
+from ..link import (
+    Connector,
+    Link,
+    LinkConfig,
+    ServedLink,
+    StreamDriver,
+    open_link,
+    serve_links,
+    tcp_connector,
+)
 from ..routing import LegCounters, RouteTable, load_mapping
 from ..store import (
     BatchingJournal,
@@ -53,11 +63,16 @@ from ..store import (
 )
 from ._config import GatewayConfig
 from ._from_cups import CupsFlows
+from ._records import kind_of
 from ._saf import StoreAndForward
 
 __all__ = ["Gateway", "GatewayStatistics"]
 
 log = logging.getLogger("sscard_gateway.gateway")
+
+AnswerHook = Callable[[str, Message, Message | None, float], None]
+"""Told of every inbound request once handled: (link name, request, response
+or ``None``, seconds on Trio's clock). Metrics use it; it must not block."""
 
 
 @attrs.frozen
@@ -80,6 +95,11 @@ class Gateway(CupsFlows):
         journal: the journal (e.g. :class:`~sscard_gateway.store.SQLiteJournal`).
         wallclock: local time, for F7, settlement dates and journal stamps.
         last_stan: the last STAN the gateway used, to continue after a restart.
+        upstream_connector: opens the stream to the switch (TLS, or a memory
+            stream in tests); plain TCP to ``config.upstream`` by default.
+        center_ssl: TLS server contexts by center name; a center without one
+            listens in plain TCP.
+        on_answered: told of every inbound request once handled (metrics).
     """
 
     def __init__(
@@ -90,6 +110,9 @@ class Gateway(CupsFlows):
         journal: Journal,
         wallclock: Callable[[], datetime] = datetime.now,
         last_stan: int = 0,
+        upstream_connector: Connector | None = None,
+        center_ssl: Mapping[str, ssl.SSLContext] | None = None,
+        on_answered: AnswerHook | None = None,
     ) -> None:
         self.config = config
         self.security = security
@@ -111,6 +134,13 @@ class Gateway(CupsFlows):
         self._answers: Counter[tuple[str, str]] = Counter()
         self._bj: BatchingJournal | None = None
         self._saf: StoreAndForward | None = None
+        self._connector = upstream_connector
+        self._center_ssl = dict(center_ssl or {})
+        self._on_answered = on_answered
+        self._in_flight = 0
+        self._draining = False
+        self._idle: trio.Event | None = None
+        self._serving: trio.Nursery | None = None
 
     # -- running ---------------------------------------------------------------
 
@@ -138,9 +168,9 @@ class Gateway(CupsFlows):
             )
             async with open_link(
                 self.cups_dialect,
-                tcp_connector(up.host, up.port),
+                self._connector or tcp_connector(up.host, up.port),
                 config=link_config,
-                handler=self._from_cups,
+                handler=functools.partial(self._serve, up.name, self._from_cups),
                 security=self.security,
                 keys=up.link_keys(),
                 backoff=up.backoff,
@@ -148,14 +178,20 @@ class Gateway(CupsFlows):
             ) as link:
                 self.upstream = link
                 async with trio.open_nursery() as nursery:
+                    self._serving = nursery
                     for center in cfg.centers:
                         listeners = await nursery.start(
                             functools.partial(
                                 serve_links,
                                 self.center_dialect,
-                                handler=functools.partial(self._from_center, center),
+                                handler=functools.partial(
+                                    self._serve,
+                                    center.name,
+                                    functools.partial(self._from_center, center),
+                                ),
                                 host=center.host,
                                 port=center.port,
+                                ssl_context=self._center_ssl.get(center.name),
                                 config=LinkConfig(sign_on=True, echo_interval=None),
                                 security=self.security,
                                 keys=center.link_keys(),
@@ -167,6 +203,68 @@ class Gateway(CupsFlows):
                         self.ports[center.name] = listeners[0].socket.getsockname()[1]
                     nursery.start_soon(self._saf.run)
                     task_status.started(dict(self.ports))
+
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new requests and wait for those in flight, for a graceful stop.
+
+        A stop that cancels the gateway mid-request leaves the requester
+        unanswered and the transaction pending; draining first lets every
+        request already taken finish (journaled, answered, its reversal
+        owed if its leg timed out). From this call on, new requests are
+        answered ``91`` and nothing of them is journaled or forwarded.
+        Then :meth:`stop` it (or cancel its scope: no sign-off).
+
+        Args:
+            timeout: the most seconds to wait.
+
+        Returns:
+            Whether nothing was left in flight.
+        """
+        self._draining = True
+        with trio.move_on_after(timeout):
+            while self._in_flight:
+                self._idle = trio.Event()
+                await self._idle.wait()
+        return self._in_flight == 0
+
+    def stop(self) -> None:
+        """Make :meth:`run` return gracefully (after :meth:`drain`, usually).
+
+        The centers' listeners and connections and store-and-forward stop
+        at once (what is owed stays owed); then, as :meth:`run` returns, the
+        switch link signs off (0820 F70 ``002``, bounded by its drain and
+        sign-off timeouts) and the journal commits what is queued. Cancelling
+        :meth:`run`'s scope instead skips the sign-off.
+        """
+        self._draining = True
+        if self._serving is not None:
+            self._serving.cancel_scope.cancel()
+
+    @property
+    def in_flight(self) -> int:
+        """Inbound requests being handled now."""
+        return self._in_flight
+
+    async def _serve(
+        self,
+        source: str,
+        handler: Callable[[Message], Awaitable[Message | None]],
+        message: Message,
+    ) -> Message | None:
+        if self._draining:
+            return self._answer(kind_of(message), message, "91")
+        self._in_flight += 1
+        start = trio.current_time()
+        response: Message | None = None
+        try:
+            response = await handler(message)
+            return response
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
+            if self._on_answered is not None:
+                self._on_answered(source, message, response, trio.current_time() - start)
 
     def _center_up(self, name: str, link: ServedLink) -> None:
         self.centers[name] = link
