@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test lint types unit bench soak clean
+.PHONY: demo test lint types unit docs bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint types unit
+# The documentation site, strict: a broken internal link or anchor fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint types docs unit
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
