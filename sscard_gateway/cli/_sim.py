@@ -43,7 +43,15 @@ from ..link import (
     open_link,
     tcp_connector,
 )
-from ..sim import CardHolder, CenterIdentity, CenterSimulator, Kind, SwitchRules, SwitchSimulator
+from ..sim import (
+    CardHolder,
+    CenterIdentity,
+    CenterResponder,
+    CenterSimulator,
+    Kind,
+    SwitchRules,
+    SwitchSimulator,
+)
 from ..sim.lab import CARDS, CENTERS, lab_security
 from ..sim.load import LoadResult, run_load
 
@@ -85,6 +93,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--answer", default="00", help="F39 given to the gateway's requests")
     p.set_defaults(run=_center)
+
+    p = ssub.add_parser(
+        "responder", help="a regional center's answering side, listening (until SIGTERM)"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7200, help="0: any free port (printed)")
+    p.add_argument("--mac-key", default="center-110000.zak")
+    p.add_argument("--pin-key", default="center-110000.zpk")
+    p.add_argument("--decline-over", type=int, default=10_000_000, help="fen; larger: 51")
+    _key_options(p)
+    p.set_defaults(run=_responder)
 
     p = ssub.add_parser("load", help="N requests, C in flight, through a gateway")
     _center_options(p)
@@ -265,6 +284,27 @@ def _switch(args: argparse.Namespace) -> int:
             f"{stats.declined} declined, {stats.reversals} reversals",
             flush=True,
         )
+
+    trio.run(main)
+    return 0
+
+
+def _responder(args: argparse.Namespace) -> int:
+    _quiet_logging()
+    security = _security(args, required=False)
+    keys = LinkKeys(mac_key=args.mac_key, pin_key=args.pin_key) if security else None
+    responder = CenterResponder(security=security, keys=keys, decline_over=args.decline_over)
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                port = await nursery.start(
+                    functools.partial(responder.serve, host=args.host, port=args.port)
+                )
+                print(f"center responder listening on {args.host}:{port}", flush=True)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
 
     trio.run(main)
     return 0

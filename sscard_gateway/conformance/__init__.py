@@ -10,6 +10,7 @@ timeout and its reversal, and key exchange with check values.
 XML). See ``docs/conformance.md``.
 """
 
+from ..sim.responder import CenterResponder as CenterResponder
 from ._cases import Case as Case
 from ._cases import CaseFile as CaseFile
 from ._cases import Expect as Expect
@@ -26,7 +27,6 @@ from ._loader import load_cases as load_cases
 from ._report import CaseResult as CaseResult
 from ._report import Outcome as Outcome
 from ._report import Report as Report
-from ._responder import CenterResponder as CenterResponder
 from ._runner import DEFAULT_DIALECTS as DEFAULT_DIALECTS
 from ._runner import Peer as Peer
 from ._runner import RunSettings as RunSettings
