@@ -13,6 +13,8 @@ offsets and descriptions, never the decoded PAN, track, PIN block or key.
 from __future__ import annotations
 
 __all__ = [
+    "AcomFormatError",
+    "ClearingError",
     "DecodeError",
     "DuplicateRequest",
     "EncodeError",
@@ -289,3 +291,27 @@ class MappingError(SscardError):
         self.problem = problem
         self.response_code = response_code
         super().__init__(f"{mapping}: {where}: {problem}")
+
+
+class ClearingError(SscardError):
+    """Clearing or reconciliation cannot go on (DOMAIN.md §6).
+
+    Raised for a clearing file that cannot be read at all, a reconciliation
+    store whose schema is newer than this library's, or a bad argument
+    (settlement date, output folder). Bad lines of a clearing file are not
+    errors: they are reported as problems and the rest is reconciled.
+    """
+
+
+class AcomFormatError(ClearingError):
+    """A value does not fit UnionPay's clearing file layout (when writing).
+
+    Attributes:
+        field: the layout's field name.
+        problem: what is wrong; never the value (it may be a PAN).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")

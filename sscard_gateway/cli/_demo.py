@@ -4,7 +4,9 @@
 2. the payment cryptography (check values, PIN translation, a POS MAC);
 3. a short day through a real gateway on loopback: the UnionPay switch
    simulator, two regional centers, the SQLite journal in a temporary
-   folder, and a summary of the day.
+   folder, and a summary of the day;
+4. the end of the day: cross-region clearing from the journal, and
+   reconciliation against the clearing file the switch simulator writes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -42,6 +45,7 @@ def _samples() -> None:
 
 
 async def _day(transactions: int) -> str:
+    from ..clearing import clearing_demo
     from ..sim.day import run_day
     from ..sim.lab import open_lab
 
@@ -49,7 +53,9 @@ async def _day(transactions: int) -> str:
         async with open_lab(folder, timeout=0.5) as lab:
             summary = await run_day(lab, transactions=transactions)
             stats = lab.journal.statistics(trio.current_time())
-            return summary.table() + f"\njournal: {stats.transactions} transactions recorded"
+            day = summary.table() + f"\njournal: {stats.transactions} transactions recorded"
+            clearing = clearing_demo(lab, Path(folder) / "clearing")
+            return day + "\n\n== 4. end of day: clearing and reconciliation ==\n" + clearing
 
 
 def _demo(args: argparse.Namespace) -> int:

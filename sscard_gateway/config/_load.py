@@ -184,6 +184,7 @@ class _Loader:
             saf=saf if saf is not None else SafPolicy(),
             forward_to_home_center=gateway["forward_to_home_center"],
             journal_batch=gateway["journal_batch"],
+            cutover_at=cutover.time,
         )
         dialects = {settings.name: up_dialect}
         dialects.update({c.name: _CENTER_DIALECT for c, _ in centers})

@@ -164,7 +164,8 @@ class JournalSettings:
 class Cutover:
     """The daily cutover time (local): the settlement date changes at it.
 
-    Carried for clearing; the gateway itself does not use it yet.
+    The gateway stamps each transaction's settlement date with it; CUPS
+    cutover messages (0820 F70 201/202) may move it (docs/clearing.md).
     """
 
     time: _dt.time

@@ -8,6 +8,7 @@ here holds key material.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,6 +117,9 @@ class GatewayConfig:
         saf: store-and-forward policy.
         forward_to_home_center: route cross-region settlements to the card's
             home center when it is connected.
+        cutover_at: the daily cutover time (local): the settlement date a
+            transaction is stamped with changes at it (CUPS cutover messages,
+            0820 F70 201/202, may move it; see docs/clearing.md).
         journal_batch: the most journal operations committed in one
             transaction. Group commit amortises fsync, but a batch releases all
             its waiters at once; unbounded, the requests in flight move through
@@ -130,6 +134,7 @@ class GatewayConfig:
     request_timeout: float = 30.0
     saf: SafPolicy = attrs.field(factory=SafPolicy)
     forward_to_home_center: bool = True
+    cutover_at: datetime.time = datetime.time(23, 0)
     journal_batch: int = 16
 
     def center(self, name: str) -> CenterLink:

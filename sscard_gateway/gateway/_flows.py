@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
+from ..clearing import Cutover
 from ..crypto import SecurityModule
 from ..errors import DecodeError, SecurityError, SscardError, ValidationError
 from ..iso import Dialect, Message
@@ -65,6 +66,7 @@ class Flows:
     to_cups: Translator
     from_cups: Translator
     counters: LegCounters
+    cutover: Cutover
     centers: dict[str, ServedLink]
     upstream: Link | None
     _clock: Callable[[], datetime]
@@ -193,6 +195,7 @@ class Flows:
                 kind=kind,
                 now=now,
                 hasher=self._journal_hasher(),
+                settlement_date=self.cutover.settlement_date(now),
             )
         except (ValidationError, DecodeError) as exc:
             return self._answer(kind, message, exc.response_code or "30")
@@ -399,6 +402,7 @@ class Flows:
             kind=kind,
             now=now,
             hasher=self._journal_hasher(),
+            settlement_date=self.cutover.settlement_date(now),
         )
         original = await self._journal.get_transaction(original_key)
         if original is None:

@@ -8,6 +8,8 @@ the center's silence CUPS gets ``98`` and the center a reversal, owed.
 
 from __future__ import annotations
 
+import logging
+
 from ..errors import DecodeError, SscardError, ValidationError
 from ..iso import Message
 from ..link import transmission_time as f7
@@ -18,6 +20,8 @@ from ._records import kind_of, new_record, transaction_key, with_upstream
 
 __all__ = ["CupsFlows"]
 
+log = logging.getLogger("sscard_gateway.gateway")
+
 
 class CupsFlows(Flows):
     """The CUPS-originated flow, on top of the center flows."""
@@ -25,8 +29,14 @@ class CupsFlows(Flows):
     async def _from_cups(self, message: Message) -> Message | None:
         """A CUPS-originated request for a card of one of our centers."""
         up = self.config.upstream.name
-        kind = kind_of(message)
         now = self._clock()
+        event = self.cutover.on_message(message, now)
+        if event is not None:  # 0820 F70 201/202: the switch's cutover (docs/clearing.md)
+            if not event.accepted:
+                log.warning("cutover %s at %s outside the configured time: ignored",
+                            event.signal, now.strftime("%H:%M"))  # fmt: skip
+            return message.response_to("00")
+        kind = kind_of(message)
         if message.mti[:3] in ("040", "042"):
             return self._answer(kind, message, "00")  # nothing of ours to undo upstream
         try:
@@ -37,6 +47,7 @@ class CupsFlows(Flows):
                 kind=kind,
                 now=now,
                 hasher=self._journal_hasher(),
+                settlement_date=self.cutover.settlement_date(now),
             )
         except (ValidationError, DecodeError) as exc:
             return self._answer(kind, message, exc.response_code or "30")

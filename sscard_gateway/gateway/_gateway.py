@@ -43,6 +43,7 @@ from datetime import datetime
 import attrs
 import trio
 
+from ..clearing import Cutover
 from ..crypto import SecurityModule
 from ..iso import Message, load_dialect
 from ..link import (
@@ -128,6 +129,7 @@ class Gateway(CupsFlows):
         self.to_cups = load_mapping("center_to_cups")
         self.from_cups = load_mapping("cups_to_center")
         self.counters = LegCounters(last_stan=last_stan)
+        self.cutover = Cutover(config.cutover_at)
         self.centers: dict[str, ServedLink] = {}
         self.upstream: Link | None = None
         self.ports: dict[str, int] = {}

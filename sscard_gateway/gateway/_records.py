@@ -89,6 +89,7 @@ def new_record(
     hasher: PanHasher,
     home_region: str = "",
     treating_region: str = "",
+    settlement_date: str | None = None,
 ) -> Draft:
     """The record of a request as received, as a draft.
 
@@ -108,7 +109,7 @@ def new_record(
         mti=message.mti,
         source=source,
         created_at=now.timestamp(),
-        settlement_date=now.strftime("%Y%m%d"),
+        settlement_date=settlement_date or now.strftime("%Y%m%d"),
         dialect=message.dialect.name if message.dialect else "",
         processing_code=str(text.get(3, "")),
         stan=str(text.get(11, "")),

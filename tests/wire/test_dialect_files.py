@@ -31,7 +31,7 @@ def test_cups_facts_from_the_domain():
     assert spec.mac.selection["network"] == ("mti", 7, 11, 39, 53, 70, 100)
     assert spec.mac.truncate == {90: 20}
     assert spec.reversal_mti == "0420"
-    assert spec.reversal_done == ("00", "12", "25")
+    assert spec.reversal_done == ("00", "12", "25", "C3")
     assert spec.network is not None and spec.network.codes["echo"] == "301"
     for number in (52, 55, 96, 128):
         assert spec.fields[number].binary
