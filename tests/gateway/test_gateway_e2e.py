@@ -5,7 +5,9 @@ from datetime import datetime
 import pytest
 import trio
 
+from sscard_gateway.clearing import Cutover
 from sscard_gateway.ids import AmountSplit
+from sscard_gateway.iso import load_dialect
 from sscard_gateway.sim import Decision, Kind, Rule
 from sscard_gateway.store import TransactionStatus
 
@@ -210,3 +212,20 @@ async def test_pin_goes_to_cups_as_an_sm4_block_where_configured(world):
         "iso0",
     )
     assert back == request[52]
+
+
+async def test_switch_cutover_messages_are_answered_and_applied(world):
+    cups = load_dialect("cups")
+    now = datetime.now()
+    begin = cups.message(
+        "0820",
+        {7: now.strftime("%m%d%H%M%S"), 11: "880001", 33: "00010000", 70: "201"},
+        header=cups.default_header(),
+    )
+    response = await world.switch.links[0].request(begin, timeout=5)
+    assert response.mti == "0830" and response[39] == "00"
+    # the gateway applied it exactly as a fresh cutover at the configured time would
+    expected = Cutover(world.gateway.config.cutover_at).on_cutover_begin(datetime.now())
+    state = world.gateway.cutover.state()
+    assert (state.last_begin is not None) == expected.accepted
+    assert state.in_progress == expected.accepted
