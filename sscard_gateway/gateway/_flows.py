@@ -29,7 +29,6 @@ from ..store import (
     Journal,
     OwedItem,
     OwedKind,
-    PanHasher,
     TransactionRecord,
     TransactionStatus,
     UpdateTransaction,
@@ -188,15 +187,7 @@ class Flows:
         now = self._clock()
         try:
             validate(message)
-            record = new_record(
-                message,
-                key=transaction_key(message, center.name, now.year),
-                source=center.name,
-                kind=kind,
-                now=now,
-                hasher=self._journal_hasher(),
-                settlement_date=self.cutover.settlement_date(now),
-            )
+            record = self._draft(message, center.name, kind, now)
         except (ValidationError, DecodeError) as exc:
             return self._answer(kind, message, exc.response_code or "30")
         route = self.routes.route(message, source=center.name)
@@ -395,15 +386,7 @@ class Flows:
             f"{center.name}:{now.year:04d}:{original_data.transmission_time}:"
             f"{original_data.stan}:{center.institution}"
         )
-        record = new_record(
-            message,
-            key=transaction_key(message, center.name, now.year),
-            source=center.name,
-            kind=kind,
-            now=now,
-            hasher=self._journal_hasher(),
-            settlement_date=self.cutover.settlement_date(now),
-        )
+        record = self._draft(message, center.name, kind, now)
         original = await self._journal.get_transaction(original_key)
         if original is None:
             if not await self._insert(declined(record, "25")):
@@ -445,5 +428,18 @@ class Flows:
         self._wake_saf()
         return self._answer(kind, message, "00")
 
-    def _journal_hasher(self) -> PanHasher:
-        return self.journal.pan_hasher
+    def _draft(self, message: Message, source: str, kind: str, now: datetime) -> Draft:
+        """The journal record of a request from ``source`` as received.
+
+        Raises:
+            ValidationError: the amount split does not add up (``13``).
+        """
+        return new_record(
+            message,
+            key=transaction_key(message, source, now.year),
+            source=source,
+            kind=kind,
+            now=now,
+            hasher=self.journal.pan_hasher,
+            settlement_date=self.cutover.settlement_date(now),
+        )

@@ -16,7 +16,7 @@ from ..link import transmission_time as f7
 from ..routing import NoRoute
 from ._flows import Flows
 from ._legs import translate_pin
-from ._records import kind_of, new_record, transaction_key, with_upstream
+from ._records import kind_of, with_upstream
 
 __all__ = ["CupsFlows"]
 
@@ -40,15 +40,7 @@ class CupsFlows(Flows):
         if message.mti[:3] in ("040", "042"):
             return self._answer(kind, message, "00")  # nothing of ours to undo upstream
         try:
-            record = new_record(
-                message,
-                key=transaction_key(message, up, now.year),
-                source=up,
-                kind=kind,
-                now=now,
-                hasher=self._journal_hasher(),
-                settlement_date=self.cutover.settlement_date(now),
-            )
+            record = self._draft(message, up, kind, now)
         except (ValidationError, DecodeError) as exc:
             return self._answer(kind, message, exc.response_code or "30")
         route = self.routes.route(message, source=up)

@@ -20,13 +20,13 @@ acknowledges reversals (``00``, or ``25`` when the original is unknown).
 from __future__ import annotations
 
 import collections
-import functools
 
 import trio
 
 from ..crypto import SecurityModule
 from ..iso import Dialect, FieldValue, Message, load_dialect
-from ..link import LinkConfig, LinkKeys, serve_links
+from ..link import LinkConfig, LinkKeys
+from ._serve import serve_on_port
 
 __all__ = ["CenterResponder"]
 
@@ -75,21 +75,22 @@ class CenterResponder:
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen until cancelled; ``task_status.started`` gets the port."""
-        async with trio.open_nursery() as nursery:
-            listeners = await nursery.start(
-                functools.partial(
-                    serve_links,
-                    self.dialect,
-                    handler=self.handle,
-                    host=host,
-                    port=port,
-                    config=self.config,
-                    security=self.security,
-                    keys=self.keys,
-                    name="center-responder",
-                )
+
+        async def listening(task_status: trio.TaskStatus[int]) -> None:
+            await serve_on_port(
+                self.dialect,
+                task_status=task_status,
+                handler=self.handle,
+                host=host,
+                port=port,
+                config=self.config,
+                security=self.security,
+                keys=self.keys,
+                name="center-responder",
             )
-            self.port = listeners[0].socket.getsockname()[1]
+
+        async with trio.open_nursery() as nursery:
+            self.port = await nursery.start(listening)
             task_status.started(self.port)
 
     async def handle(self, message: Message) -> Message | None:

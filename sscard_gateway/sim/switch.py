@@ -16,7 +16,6 @@ holds, the clear PAN included, in memory only.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 from collections.abc import Callable
 
@@ -25,8 +24,9 @@ import trio
 
 from ..crypto import SecurityModule
 from ..iso import Dialect, Message, load_dialect
-from ..link import LinkConfig, LinkKeys, ServedLink, serve_links
+from ..link import LinkConfig, LinkKeys, ServedLink
 from ._rules import Action, SwitchRules
+from ._serve import serve_on_port
 
 __all__ = ["SwitchRecord", "SwitchSimulator", "SwitchStatistics"]
 
@@ -119,23 +119,24 @@ class SwitchSimulator:
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen until cancelled; ``task_status.started`` gets the port."""
-        async with trio.open_nursery() as nursery:
-            listeners = await nursery.start(
-                functools.partial(
-                    serve_links,
-                    self.dialect,
-                    handler=self.handle,
-                    host=host,
-                    port=port,
-                    config=self.config,
-                    security=self.security,
-                    keys=self.keys,
-                    on_connect=self._connected,
-                    on_disconnect=self._disconnected,
-                    name="switch-sim",
-                )
+
+        async def listening(task_status: trio.TaskStatus[int]) -> None:
+            await serve_on_port(
+                self.dialect,
+                task_status=task_status,
+                handler=self.handle,
+                host=host,
+                port=port,
+                config=self.config,
+                security=self.security,
+                keys=self.keys,
+                on_connect=self._connected,
+                on_disconnect=self._disconnected,
+                name="switch-sim",
             )
-            self.port = listeners[0].socket.getsockname()[1]
+
+        async with trio.open_nursery() as nursery:
+            self.port = await nursery.start(listening)
             task_status.started(self.port)
 
     def _connected(self, link: ServedLink) -> None:
