@@ -15,6 +15,7 @@ from datetime import datetime
 from ..clearing import Cutover
 from ..crypto import SecurityModule
 from ..errors import DecodeError, SecurityError, SscardError, ValidationError
+from ..ids import AmountSplit
 from ..iso import Dialect, Message
 from ..iso.business import amount_split, validate
 from ..iso.composite import OriginalData
@@ -186,8 +187,8 @@ class Flows:
         kind = kind_of(message)
         now = self._clock()
         try:
-            validate(message)
-            record = self._draft(message, center.name, kind, now)
+            split = validate(message)
+            record = self._draft(message, center.name, kind, now, split)
         except (ValidationError, DecodeError) as exc:
             return self._answer(kind, message, exc.response_code or "30")
         route = self.routes.route(message, source=center.name)
@@ -428,7 +429,14 @@ class Flows:
         self._wake_saf()
         return self._answer(kind, message, "00")
 
-    def _draft(self, message: Message, source: str, kind: str, now: datetime) -> Draft:
+    def _draft(
+        self,
+        message: Message,
+        source: str,
+        kind: str,
+        now: datetime,
+        split: AmountSplit | None = None,
+    ) -> Draft:
         """The journal record of a request from ``source`` as received.
 
         Raises:
@@ -442,4 +450,5 @@ class Flows:
             now=now,
             hasher=self.journal.pan_hasher,
             settlement_date=self.cutover.settlement_date(now),
+            split=split,
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import ValidationError
 from ..ids import AmountSplit
 from ..iso import Dialect, Message
 from ..iso.business import amount_split
@@ -90,6 +89,7 @@ def new_record(
     home_region: str = "",
     treating_region: str = "",
     settlement_date: str | None = None,
+    split: AmountSplit | None = None,
 ) -> Draft:
     """The record of a request as received, as a draft.
 
@@ -97,10 +97,8 @@ def new_record(
         ValidationError: the amount split does not add up (``13``).
     """
     protected = hasher.protect(card_pan(message))
-    try:
+    if split is None:
         split = _split(message)
-    except ValidationError:
-        raise
     text = message.fields
     insurance = text.get(60) if message.dialect and message.dialect.name == "center" else ""
     return dict(

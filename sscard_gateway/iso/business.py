@@ -111,8 +111,12 @@ def amount_split(message: Message) -> AmountSplit | None:
     return AmountSplit(total, fund, personal, cash)
 
 
-def validate(message: Message) -> None:
+def validate(message: Message) -> AmountSplit | None:
     """Run every business check the dialect declares on ``message``.
+
+    Returns:
+        The amount split it checked (see :func:`amount_split`), so callers
+        need not parse it again.
 
     Raises:
         ValidationError: the first failure, with its response code.
@@ -127,4 +131,4 @@ def validate(message: Message) -> None:
         if f.values and value not in f.values:
             allowed = ", ".join(sorted(f.values))
             raise ValidationError(f"field {number}", f"must be one of {allowed}", "12")
-    amount_split(message)
+    return amount_split(message)

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._toml import Table
 from ..errors import SpecError
-from ._reader import Reader
 from .framing import LengthPrefix
 from .spec import (
     BitmapEncoding,
@@ -33,7 +33,7 @@ from .spec import (
 __all__ = ["load_spec", "spec_from_dict"]
 
 
-def _mti(reader: Reader, key: str, default: str | None = None) -> str:
+def _mti(reader: Table, key: str, default: str | None = None) -> str:
     text = reader.get(key, str, default)
     if len(text) != 4 or not text.isdigit():
         raise reader.fail(key, f"must be a 4-digit MTI, not {text!r}")
@@ -44,10 +44,10 @@ _FIELD_KEYS_DEFAULT_DATA = {FieldClass.B: DataEncoding.BINARY}
 _BCD_CLASSES = {FieldClass.N, FieldClass.Z}
 
 
-def _read_field(reader: Reader, number: int) -> FieldSpec:
+def _read_field(reader: Table, number: int) -> FieldSpec:
     cls: FieldClass = reader.enum("class", FieldClass, "ans")
     length: LengthKind = reader.enum("length", LengthKind, "fixed")
-    size = reader.get("max", int, required=True)
+    size = reader.get("max", int)
     data: DataEncoding = reader.enum(
         "data", DataEncoding, _FIELD_KEYS_DEFAULT_DATA.get(cls, DataEncoding.ASCII).value
     )
@@ -92,7 +92,7 @@ _MAX_BY_PREFIX = {
 }
 
 
-def _check_field(reader: Reader, spec: FieldSpec) -> None:
+def _check_field(reader: Table, spec: FieldSpec) -> None:
     if spec.max <= 0:
         raise reader.fail("max", f"must be positive, not {spec.max}")
     if spec.length is not LengthKind.FIXED:
@@ -122,7 +122,7 @@ def _check_field(reader: Reader, spec: FieldSpec) -> None:
         raise reader.fail("check", f"must be one of {sorted(_CHECKS)}")
 
 
-def _read_fields(root: Reader) -> dict[int, FieldSpec]:
+def _read_fields(root: Table) -> dict[int, FieldSpec]:
     table = root.sub("fields", required=True)
     assert table is not None
     fields: dict[int, FieldSpec] = {}
@@ -137,7 +137,7 @@ def _read_fields(root: Reader) -> dict[int, FieldSpec]:
     return dict(sorted(fields.items()))
 
 
-def _read_layouts(root: Reader) -> dict[str, tuple[tuple[str, int, bool], ...]]:
+def _read_layouts(root: Table) -> dict[str, tuple[tuple[str, int, bool], ...]]:
     table = root.sub("layouts")
     if table is None:
         return {}
@@ -161,21 +161,19 @@ def _read_layouts(root: Reader) -> dict[str, tuple[tuple[str, int, bool], ...]]:
     return out
 
 
-def _field_refs(reader: Reader, key: str, fields: Mapping[int, FieldSpec]) -> tuple[int, ...]:
-    numbers = reader.ints(key)
+def _field_refs(reader: Table, key: str, fields: Mapping[int, FieldSpec]) -> tuple[int, ...]:
+    numbers = tuple(reader.numbers(key, required=True))
     for n in numbers:
         if n not in fields:
             raise reader.fail(key, f"names field {n}, which the dialect does not define")
-    if len(set(numbers)) != len(numbers):
-        raise reader.fail(key, "names a field twice")
     return numbers
 
 
-def _read_mac(root: Reader, fields: Mapping[int, FieldSpec]) -> MacSpec | None:
+def _read_mac(root: Table, fields: Mapping[int, FieldSpec]) -> MacSpec | None:
     r = root.sub("mac")
     if r is None:
         return None
-    number = r.get("field", int, required=True)
+    number = r.get("field", int)
     if number not in (64, 128) or number not in fields:
         raise r.fail("field", "must be 64 or 128 and defined in [fields]")
     if fields[number].cls is not FieldClass.B or fields[number].max != 8:
@@ -203,7 +201,7 @@ def _read_mac(root: Reader, fields: Mapping[int, FieldSpec]) -> MacSpec | None:
     spec = MacSpec(
         field=number,
         mab=mab,
-        algorithm=r.get("algorithm", str, required=True),
+        algorithm=r.get("algorithm", str),
         form=r.get("form", str, "hex4"),
         truncate=trunc,
         selection=selection,
@@ -212,7 +210,7 @@ def _read_mac(root: Reader, fields: Mapping[int, FieldSpec]) -> MacSpec | None:
     return spec
 
 
-def _read_pin(root: Reader) -> PinSpec | None:
+def _read_pin(root: Table) -> PinSpec | None:
     r = root.sub("pin")
     if r is None:
         return None
@@ -234,7 +232,7 @@ _NETWORK_CODES = ("sign_on", "sign_off", "echo", "cutover_begin", "cutover_end",
                   "key_reset_request")  # fmt: skip
 
 
-def _read_network(root: Reader) -> NetworkSpec | None:
+def _read_network(root: Table) -> NetworkSpec | None:
     r = root.sub("network")
     if r is None:
         return None
@@ -253,7 +251,7 @@ def _read_network(root: Reader) -> NetworkSpec | None:
     if k is not None:
         kx = KeyExchangeSpec(
             mti=_mti(k, "mti"),
-            code=k.get("code", str, required=True),
+            code=k.get("code", str),
             control_field=k.opt("control_field", int),
             pin_key_field=k.opt("pin_key_field", int),
             pin_key_usage=k.opt("pin_key_usage", str),
@@ -266,7 +264,7 @@ def _read_network(root: Reader) -> NetworkSpec | None:
     )
 
 
-def _str_map(reader: Reader | None, check: Callable[[str, Any], bool], what: str) -> dict[str, str]:
+def _str_map(reader: Table | None, check: Callable[[str, Any], bool], what: str) -> dict[str, str]:
     if reader is None:
         return {}
     out = {}
@@ -303,10 +301,10 @@ def load_spec(path: str | Path) -> DialectSpec:
 
 def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectSpec:
     """Check an already parsed dialect document (see :func:`load_spec`)."""
-    root = Reader(file, data, "")
+    root = Table(file, data, "")
     meta = root.sub("dialect", required=True)
     assert meta is not None
-    name = meta.get("name", str, required=True)
+    name = meta.get("name", str)
     title = meta.get("title", str, name)
     timeout_response = meta.get("timeout_response", str, "98")
     meta.done()
@@ -315,14 +313,14 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     assert framing is not None
     prefix: LengthPrefix = framing.enum("length", LengthPrefix)
     includes = framing.get("length_includes_itself", bool, False)
-    max_length = framing.get("max_length", int, required=True)
+    max_length = framing.get("max_length", int)
     if not 0 < max_length <= max(prefix.largest, 1):
         raise framing.fail("max_length", f"must be 1..{prefix.largest} for {prefix.value}")
     framing.done()
 
     header = root.sub("header", required=True)
     assert header is not None
-    kind = header.get("kind", str, required=True)
+    kind = header.get("kind", str)
     if kind not in ("none", "cups", "pos"):
         raise header.fail("kind", "must be 'none', 'cups' or 'pos'")
     options = {k: v for k, v in header.table.items() if k != "kind"}
@@ -369,11 +367,11 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     for i, rule in enumerate(keys.get("match_rules", list, [])):
         if not isinstance(rule, dict):
             raise keys.fail(f"match_rules[{i}]", "must be a table")
-        rr = Reader(file, rule, f"keys.match_rules[{i}]")
+        rr = Table(file, rule, f"keys.match_rules[{i}]")
         rules.append(
             MatchRule(
-                classes=rr.strs("classes", ()),
-                processing_codes=rr.strs("processing_codes", ()),
+                classes=tuple(rr.strings("classes")),
+                processing_codes=tuple(rr.strings("processing_codes")),
                 fields=_field_refs(rr, "fields", fields),
             )
         )
@@ -383,7 +381,7 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     response = root.sub("response", required=True)
     assert response is not None
     response_echo = _field_refs(response, "echo", fields)
-    approved = response.strs("approved", ("00",))
+    approved = tuple(response.strings("approved", ("00",)))
     response.done()
 
     reversal = root.sub("reversal", required=True)
@@ -393,7 +391,7 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     original = reversal.opt("original_data", int)
     if original is not None and original not in fields:
         raise reversal.fail("original_data", f"field {original} is not defined")
-    done = reversal.strs("done", ("00", "12", "25"))
+    done = tuple(reversal.strings("done", ("00", "12", "25")))
     retrans = reversal.opt("retransmission_mti", str)
     reversal.done()
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._toml import Table
 from ..iso.dialect import Dialect
 from ._mapspec import AmountRule, FieldRules, Generator, MappingSpec, ProcessingRule
 from ._rules import dialect_of, field_of, numbers, read_rules, values
-from ._table import Table
 
 __all__ = ["spec_from_dict"]
 

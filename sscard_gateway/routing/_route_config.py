@@ -13,9 +13,9 @@ import enum
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from .._toml import Table, join
 from ..errors import SpecError
 from ..ids import PROVINCE_CODES
-from ._table import Table, join
 
 __all__ = ["DEFAULT_PRIORITY", "RouteStep", "read_route_config"]
 

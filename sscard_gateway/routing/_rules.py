@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import attrs
 
+from .._toml import Table
 from ..errors import EncodeError, SpecError
 from ..iso.business import layout
 from ..iso.dialect import Dialect
 from ..iso.registry import load_dialect
 from ..iso.spec import FieldClass, FieldSpec, LengthKind
 from ._mapspec import PROBE, FieldRules, Generator, Rebuild, Rename, SubfieldRule
-from ._table import Table, field_key
+from ._table import field_key
 
 __all__ = ["dialect_of", "field_of", "numbers", "read_rules", "values"]
 

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import collections
 
-import trio
-
 from ..crypto import SecurityModule
 from ..iso import Dialect, FieldValue, Message, load_dialect
 from ..link import LinkConfig, LinkKeys
-from ._serve import serve_on_port
+from ._serve import Listener
 
 __all__ = ["CenterResponder"]
 
 
-class CenterResponder:
+class CenterResponder(Listener):
     """The answering side of a center: ``port = await nursery.start(responder.serve)``.
 
     Args:
@@ -43,6 +41,8 @@ class CenterResponder:
         config: link settings of each connection.
         remember: how many transaction keys are kept to detect duplicates.
     """
+
+    name = "center-responder"
 
     def __init__(
         self,
@@ -66,32 +66,6 @@ class CenterResponder:
         self._seen: collections.OrderedDict[tuple[str, str, str], str] = collections.OrderedDict()
         self._remember = remember
         self._authorization = 0
-
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Listen until cancelled; ``task_status.started`` gets the port."""
-
-        async def listening(task_status: trio.TaskStatus[int]) -> None:
-            await serve_on_port(
-                self.dialect,
-                task_status=task_status,
-                handler=self.handle,
-                host=host,
-                port=port,
-                config=self.config,
-                security=self.security,
-                keys=self.keys,
-                name="center-responder",
-            )
-
-        async with trio.open_nursery() as nursery:
-            self.port = await nursery.start(listening)
-            task_status.started(self.port)
 
     async def handle(self, message: Message) -> Message | None:
         """Answer one request (the link layer calls this)."""

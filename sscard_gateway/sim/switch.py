@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import trio
@@ -26,7 +27,7 @@ from ..crypto import SecurityModule
 from ..iso import Dialect, Message, load_dialect
 from ..link import LinkConfig, LinkKeys, ServedLink
 from ._rules import Action, SwitchRules
-from ._serve import serve_on_port
+from ._serve import Listener
 
 __all__ = ["SwitchRecord", "SwitchSimulator", "SwitchStatistics"]
 
@@ -71,7 +72,7 @@ class SwitchStatistics:
     connections: int
 
 
-class SwitchSimulator:
+class SwitchSimulator(Listener):
     """The switch: ``await nursery.start(sim.serve)`` and point a link at its port.
 
     Args:
@@ -83,6 +84,8 @@ class SwitchSimulator:
         settlement_date: MMDD written into field 15 of responses.
         config: link settings of each member connection.
     """
+
+    name = "switch-sim"
 
     def __init__(
         self,
@@ -111,33 +114,9 @@ class SwitchSimulator:
 
     # -- serving -------------------------------------------------------------
 
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Listen until cancelled; ``task_status.started`` gets the port."""
-
-        async def listening(task_status: trio.TaskStatus[int]) -> None:
-            await serve_on_port(
-                self.dialect,
-                task_status=task_status,
-                handler=self.handle,
-                host=host,
-                port=port,
-                config=self.config,
-                security=self.security,
-                keys=self.keys,
-                on_connect=self._connected,
-                on_disconnect=self._disconnected,
-                name="switch-sim",
-            )
-
-        async with trio.open_nursery() as nursery:
-            self.port = await nursery.start(listening)
-            task_status.started(self.port)
+    def callbacks(self) -> dict[str, Any]:
+        """Keep the connected members, so a rule can drop them."""
+        return {"on_connect": self._connected, "on_disconnect": self._disconnected}
 
     def _connected(self, link: ServedLink) -> None:
         self.links.append(link)
