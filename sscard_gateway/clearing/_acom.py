@@ -6,14 +6,7 @@ Each bad line is reported with its line number, the field and the problem
 (:class:`AcomProblem`, never the value: it may be a PAN), and the good
 lines are read on.
 
-How it stays fast on a million lines: a line is valid or not by the
-*class* of each of its characters (digit, letter, ``C``/``D``, space, the
-separator, other printable, other), so the reader translates each line to
-its class string with one ``bytes.translate`` and remembers the class
-strings already found valid. Only a line of a new shape is matched against
-the layout's regular expression, and only a bad line is examined field by
-field. Values are cut with one precompiled ``struct`` per set of wanted
-fields.
+How it stays fast on a million lines: see :mod:`._acom_scan`.
 
 The writer formats lines from the layout, for the switch simulator's
 record of the day (:func:`write_acom`). The file carries the PAN in clear,
@@ -23,20 +16,17 @@ it here (problems, ``repr``, reports) shows more than the masked PAN.
 
 from __future__ import annotations
 
-import hashlib
-import operator
 import os
-import re
-import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import attrs
 
 from ..errors import ClearingError
 from ..ids import mask_pan
-from ._acom_layout import AcomField, AcomLayout, load_acom_layout
+from ._acom_layout import AcomLayout, load_acom_layout
+from ._acom_scan import AcomProblem, Scanner
 from ._rules import match_key
 
 __all__ = [
@@ -48,23 +38,6 @@ __all__ = [
     "write_acom",
     "write_acom_lines",
 ]
-
-_MAX_SHAPES = 65_536
-
-
-@attrs.frozen(kw_only=True)
-class AcomProblem:
-    """A bad line of a clearing file: where and what, never the value.
-
-    Attributes:
-        line: the line number (1-based).
-        field: the layout's field name, or ``"line"`` for the whole line.
-        problem: what is wrong.
-    """
-
-    line: int
-    field: str
-    problem: str
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -112,109 +85,6 @@ class AcomRecord:
         )
 
 
-def _shape_table(separator: str) -> bytes:
-    table = bytearray(b"!" * 256)
-    for i in range(32, 127):
-        table[i] = ord("x")
-    for c in b"0123456789":
-        table[c] = ord("9")
-    for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
-        table[c] = ord("A")
-    for c in b"CD \r\n" + separator.encode("ascii"):
-        table[c] = c
-    return bytes(table)
-
-
-def _cutter(fields: tuple[AcomField, ...]) -> struct.Struct:
-    fmt, pos = "", 0
-    for f in sorted(fields, key=lambda f: f.offset):
-        if f.offset > pos:
-            fmt += f"{f.offset - pos}x"
-        fmt += f"{f.width}s"
-        pos = f.offset + f.width
-    return struct.Struct(fmt)
-
-
-class _Scanner:
-    """Validates lines and cuts the wanted fields (shared by reader and reconciliation)."""
-
-    def __init__(self, layout: AcomLayout, wanted: tuple[str, ...]) -> None:
-        self.layout = layout
-        self.fields = tuple(layout.by_name[n] for n in wanted)
-        order = sorted(range(len(wanted)), key=lambda i: self.fields[i].offset)
-        self._restore = tuple(order.index(i) for i in range(len(wanted)))
-        self._cut = _cutter(self.fields)
-        self._table = _shape_table(layout.separator)
-        self._shapes: set[bytes] = set()
-        self.lines = 0
-        self.bad_lines = 0
-        self.digest = hashlib.sha256()
-
-    def scan(
-        self, stream: BinaryIO, report: Callable[[AcomProblem], None]
-    ) -> Iterator[tuple[int, int, tuple[bytes, ...]]]:
-        """Yield ``(line, offset, values)`` of good lines; report the bad ones."""
-        regex, shapes, table = self.layout.line_regex, self._shapes, self._table
-        cut, update = self._cut.unpack_from, self.digest.update
-        restore = self._restore
-        in_order = restore == tuple(range(len(restore)))
-        reorder = operator.itemgetter(*restore) if len(restore) > 1 else None
-        offset = 0
-        number = 0
-        for raw in stream:
-            number += 1
-            update(raw)
-            shape = raw.translate(table)
-            if shape not in shapes:
-                if regex.fullmatch(raw) is None:
-                    self.bad_lines += 1
-                    for problem in self.diagnose(raw, number):
-                        report(problem)
-                    offset += len(raw)
-                    continue
-                if len(shapes) < _MAX_SHAPES:
-                    shapes.add(shape)
-            values = cut(raw)
-            if not in_order and reorder is not None:
-                values = reorder(values)
-            yield number, offset, values
-            offset += len(raw)
-        self.lines = number
-
-    def diagnose(self, raw: bytes, number: int) -> list[AcomProblem]:
-        """Every problem of a bad line, field by field."""
-        layout = self.layout
-        text = raw.rstrip(b"\r\n")
-        if not text:
-            return [AcomProblem(line=number, field="line", problem="is empty")]
-        if len(text) not in (layout.line_width, layout.line_width - 1):
-            return [
-                AcomProblem(
-                    line=number,
-                    field="line",
-                    problem=f"has {len(text)} characters; the layout needs {layout.line_width}",
-                )
-            ]
-        problems = []
-        sep = layout.separator.encode("ascii")
-        for f in layout.fields:
-            value = text[f.offset : f.offset + f.width]
-            if re.fullmatch(f.pattern().encode("ascii"), value) is None:
-                problems.append(AcomProblem(line=number, field=f.name, problem=f.problem()))
-            after = text[f.offset + f.width : f.offset + f.width + 1]
-            if after not in (sep, b"") or (after == b"" and f is not layout.fields[-1]):
-                problems.append(
-                    AcomProblem(
-                        line=number,
-                        field=f.name,
-                        problem=f"must be followed by the separator {layout.separator!r}",
-                    )
-                )
-        return problems or [
-            AcomProblem(line=number, field="line", problem="does not match the layout")
-        ]
-
-
 class AcomReader:
     """Iterate the good records of a clearing file; problems are collected.
 
@@ -259,7 +129,7 @@ class AcomReader:
         """
         layout = self.layout
         names = tuple(f.name for f in layout.fields)
-        scanner = _Scanner(layout, names)
+        scanner = Scanner(layout, names)
         for number, _offset, raw in _scan_file(self.path, scanner, self._report):
             values = {
                 name: v.decode("ascii").rstrip(" ") for name, v in zip(names, raw, strict=True)
@@ -275,7 +145,7 @@ class AcomReader:
 
 
 def _scan_file(
-    path: Path, scanner: _Scanner, report: Callable[[AcomProblem], None]
+    path: Path, scanner: Scanner, report: Callable[[AcomProblem], None]
 ) -> Iterator[tuple[int, int, tuple[bytes, ...]]]:
     try:
         with path.open("rb", buffering=1 << 20) as stream:

@@ -7,8 +7,9 @@ record becomes a ``TransactionRecord`` first: correct, bounded in memory,
 about 10 µs a record. A SQLite journal file can instead be read directly
 (read-only) for only the columns needed: most of the date's rows in a
 child process (:func:`start_child`) while the main process reads
-UnionPay's file, the rest in the main process afterwards (split by row
-number, :func:`split_seq`), so that both finish together. That reader uses
+UnionPay's file, the rest in the main process afterwards (shared by
+blocks of rows claimed by whoever comes first, :mod:`._blocks`), so that
+both finish together. That reader uses
 the journal's **documented** schema
 (``docs/journal.md``, version 1: one column per record field) and runs
 only when the file says version 1 and has those columns; otherwise the
@@ -20,43 +21,44 @@ Both readers classify a record with the same functions
 (:func:`~sscard_gateway.clearing.treatment_of`,
 :func:`~sscard_gateway.clearing.leg_match_key`): a record with a CUPS leg
 goes to its key's partition (``j-NN.bin``, ``jb-NN.bin`` for the second
-reader: key, transaction key, cash part, settles, reason); a record without
-one is only counted, by reason (``no_cups_leg``), except a next-day
-reversal (``C3``) of a CUPS transaction, which goes to ``c3-00.bin`` with
-its original's key and cash part. For the common record (approved, an
-ordinary kind, a CUPS leg) the direct reader selects fewer columns and
-inlines the key (:meth:`JournalSide.add_settling`).
+reader: key, amount, info, see :class:`JournalSide`); a record without one
+is only counted, by reason (``no_cups_leg``), except a next-day reversal
+(``C3``) of a CUPS transaction, which goes to ``c3-00.bin`` with its
+original's key and cash part. For the common record (approved, an ordinary
+kind, a CUPS leg) the direct reader selects fewer columns, has SQLite
+write the amount digits and builds the key inline
+(:meth:`JournalSide.add_settling`); a test holds it equal to the generic
+reader on every rule and on odd keys.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import os
-import resource
 import sqlite3
-import subprocess
-import sys
 import urllib.request
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
 from ..store import Journal, TransactionQuery, TransactionStatus
-from ._partition import CHUNK, PARTITIONS, PartitionWriter, partition_of
+from ._blocks import RowBlocks
+from ._matching import NOT_SETTLING
+from ._partition import PARTITIONS, PartitionWriter, partition_of
 from ._rules import ClearingRules, Treatment, leg_match_key, treatment_of
 
 __all__ = [
     "JournalSide",
     "read_generic",
     "read_sqlite",
-    "rules_to_json",
-    "split_seq",
-    "start_child",
+    "seq_bounds",
 ]
 
 _NO_LEG: Final = "no_cups_leg"
+_CASH = operator.itemgetter(4)
 _STATUS = {s.value: s for s in TransactionStatus}
 _NEEDED = frozenset(
     {"seq", "transaction_key", "kind", "status", "settlement_date", "destination", "cash"}
@@ -68,9 +70,11 @@ _PLAIN = (
     " AND kind NOT IN (SELECT value FROM json_each(:special))"
 )
 _RANGE = "settlement_date = :d AND seq >= :lo AND seq < :hi"
+# a scan of the rows by number (the block's), read as bytes (no decoding)
 _SETTLING = (
-    "SELECT transaction_key, upstream_key, upstream_stan, upstream_rrn, cash"  # noqa: S608
-    f" FROM src.transactions WHERE {_RANGE} AND {_PLAIN}"
+    "SELECT transaction_key, upstream_key, coalesce(upstream_stan, ''),"  # noqa: S608
+    " coalesce(upstream_rrn, ''), cash"
+    f" FROM src.transactions NOT INDEXED WHERE {_RANGE} AND {_PLAIN}"
 )
 _OTHERS = (
     "SELECT transaction_key, kind, status, destination, upstream_key, upstream_stan,"  # noqa: S608
@@ -78,7 +82,11 @@ _OTHERS = (
     " status = 'reversed' AND transaction_key IN (SELECT k FROM temp.cancelled), original_key"
     f" FROM src.transactions WHERE {_RANGE} AND NOT ({_PLAIN})"
 )
-_SPLIT = "SELECT seq FROM src.transactions WHERE settlement_date = ? ORDER BY seq LIMIT 1 OFFSET ?"
+# two index look-ups (one query with both min and max would scan the date)
+_BOUNDS = (
+    "SELECT (SELECT seq FROM src.transactions WHERE settlement_date = :d ORDER BY seq LIMIT 1),"
+    " (SELECT seq FROM src.transactions WHERE settlement_date = :d ORDER BY seq DESC LIMIT 1)"
+)
 _ORIGINAL = (
     "SELECT settlement_date, destination, upstream_key, upstream_stan, upstream_rrn, cash"
     " FROM src.transactions WHERE transaction_key = ?"
@@ -93,6 +101,12 @@ _CANCELLED = (
 class JournalSide:
     """Classifies journal rows into the partitions and counts the rest.
 
+    A keyed record is written as ``(key, amount, info)``
+    (:mod:`._matching`): the cash part in fen when it settles, else
+    :data:`~._matching.NOT_SETTLING`; ``info`` is the transaction key
+    (UTF-8 ``bytes``) when it settles, else ``(transaction key, cash part,
+    reason)``.
+
     Args:
         folder: the work folder.
         settlement_date: ``YYYYMMDD``.
@@ -102,16 +116,22 @@ class JournalSide:
     """
 
     def __init__(
-        self, folder: Path, settlement_date: str, rules: ClearingRules, *, part: str = ""
+        self,
+        folder: Path,
+        settlement_date: str,
+        rules: ClearingRules,
+        *,
+        part: str = "",
     ) -> None:
         self.date = settlement_date
         self.rules = rules
         self.cancelling = rules.cancelling_kinds
-        self.keyed = PartitionWriter(folder, "j" + part)
-        self.c3 = PartitionWriter(folder, "c3" + part, partitions=1)
+        self.keyed = PartitionWriter(folder, "j" + part, width=3)
+        self.c3 = PartitionWriter(folder, "c3" + part, width=4, partitions=1)
         self.records = 0
         self.settled = 0
         self.unkeyed: Counter[str] = Counter()
+        self._acquirers: dict[bytes, bytes] = {}  # as they are -> as in a key
 
     def add(self, row: tuple[Any, ...], original: tuple[Any, ...] | None) -> None:
         """One record, by the rules of :mod:`._rules`.
@@ -135,17 +155,18 @@ class JournalSide:
         self.records += 1
         key = leg_match_key(destination, up_key, up_stan, up_rrn, rules)
         if key is not None:
-            settles = how is Treatment.SETTLES
-            if settles:
-                self.settled += cash
             raw = key.encode("ascii", "replace")
-            self.keyed.add(partition_of(raw), (raw, tkey, cash, settles, how.value))
+            if how is Treatment.SETTLES:
+                self.settled += cash
+                self.keyed.add(partition_of(raw), raw, cash, tkey.encode("utf-8"))
+            else:
+                self.keyed.add(partition_of(raw), raw, NOT_SETTLING, (tkey, cash, how.value))
             return
         if how is Treatment.NEXT_DAY_REVERSAL and original is not None:
             okey = leg_match_key(original[1], original[2], original[3], original[4], rules)
             if okey is not None:
                 self.unkeyed[how.value] += 1
-                self.c3.add(0, (tkey, okey, original[5], cash))
+                self.c3.add(0, tkey, okey, original[5], cash)
                 return
         self.unkeyed[_NO_LEG] += 1
 
@@ -154,31 +175,42 @@ class JournalSide:
 
         Such a record settles and goes to its key's partition: what
         :meth:`add` does with it, with :func:`~sscard_gateway.clearing.leg_match_key`
-        inlined (a million calls cost seconds; a test holds the two equal).
+        inlined on bytes for the usual upstream key (``F7|F11|F32[|F33]``,
+        its F11 the upstream STAN, all ASCII); a test holds the two equal.
 
         Args:
-            rows: (transaction key, upstream key, upstream STAN, upstream RRN, cash).
+            rows: (transaction key, upstream key, upstream STAN, upstream
+                RRN, cash part), the text as UTF-8 ``bytes``.
         """
-        buffers, flush = self.keyed.buffers, self.keyed.flush
-        crc32, zeros, partitions, chunk = zlib.crc32, "00000000000", PARTITIONS, CHUNK
-        settled = 0
-        for tkey, up_key, up_stan, up_rrn, cash in rows:
-            f7, _, rest = up_key.partition("|")
-            stan = up_stan or ""
-            acquirer = rest[len(stan) + 1 :].partition("|")[0]
-            raw = (
-                f"{up_rrn.strip(' ') if up_rrn else ''}|{f7}|{stan}|"
-                f"{(zeros + acquirer.strip(' '))[-11:]}"
-            ).encode("ascii", "replace")
-            partition = crc32(raw) % partitions
-            buffer = buffers[partition]
-            buffer.append((raw, tkey, cash, True, "settles"))
-            if len(buffer) >= chunk:
-                flush(partition)
-            settled += cash
-        self.settled += settled
+        buffers, crc32, partitions = self.keyed.buffers, zlib.crc32, PARTITIONS
+        acquirers = self._acquirers
+        for tkey, up_key, stan, rrn, cash in rows:
+            parts = up_key.split(b"|", 3)
+            if len(parts) > 2 and parts[1] == stan:
+                acquirer = acquirers.get(parts[2])
+                if acquirer is None:
+                    acquirer = self._acquirer(parts[2])
+                key = b"|".join((rrn.strip(b" "), parts[0], stan, acquirer))
+                if not key.isascii():
+                    key = self._key(up_key, stan, rrn)
+            else:
+                key = self._key(up_key, stan, rrn)
+            buffers[crc32(key) % partitions] += (key, cash, tkey)
+        self.keyed.flush_full()
+        self.settled += sum(map(_CASH, rows))
         self.records += len(rows)
-        self.keyed.count += len(rows)
+
+    def _acquirer(self, raw: bytes) -> bytes:
+        acquirer = (b"00000000000" + raw.strip(b" "))[-11:]
+        if len(self._acquirers) < 4096:
+            self._acquirers[raw] = acquirer
+        return acquirer
+
+    def _key(self, up_key: bytes, stan: bytes, rrn: bytes) -> bytes:
+        """The key as :meth:`add` builds it (an unusual upstream key)."""
+        text = [v.decode("utf-8", "replace") for v in (up_key, stan, rrn)]
+        key = leg_match_key(self.rules.upstream, text[0], text[1], text[2], self.rules)
+        return (key or "").encode("ascii", "replace")
 
     def close(self) -> dict[str, Any]:
         """Finish the files; the summary (records, settled, unkeyed counts)."""
@@ -275,31 +307,23 @@ def _open_sqlite(path: str) -> sqlite3.Connection | None:
     return conn
 
 
-def split_seq(journal_file: str, settlement_date: str, share: Callable[[int], float]) -> int | None:
-    """The row number (``seq``) that leaves ``share(rows)`` of the date's rows before it.
+def seq_bounds(journal_file: str, settlement_date: str) -> tuple[int, int] | None:
+    """The lowest and highest row number (``seq``) of the date's rows.
 
     Args:
         journal_file: the journal's file.
         settlement_date: ``YYYYMMDD``.
-        share: given the date's number of rows, the part (0 to 1) to put
-            before the split.
 
     Returns:
-        The ``seq`` to split at, or ``None`` (not a journal of schema
-        version 1, or no records that day).
+        ``(first, last)``, or ``None`` (not a journal of schema version 1,
+        or no records that day).
     """
     conn = _open_sqlite(journal_file)
     if conn is None:
         return None
     try:
-        (count,) = conn.execute(
-            "SELECT count(*) FROM src.transactions WHERE settlement_date = ?", (settlement_date,)
-        ).fetchone()
-        if not count:
-            return None
-        offset = min(int(count * share(count)), count - 1)
-        row = conn.execute(_SPLIT, (settlement_date, offset)).fetchone()
-        return None if row is None else int(row[0])
+        first, last = conn.execute(_BOUNDS, {"d": settlement_date}).fetchone()
+        return None if first is None else (int(first), int(last))
     finally:
         conn.close()
 
@@ -310,22 +334,29 @@ def read_sqlite(
     settlement_date: str,
     rules: ClearingRules,
     *,
-    seq_from: int = 0,
-    seq_to: int = 1 << 62,
     part: str = "",
+    others: bool = True,
+    blocks: RowBlocks | None = None,
+    backwards: bool = False,
 ) -> dict[str, Any] | None:
     """Read the date from a SQLite journal file directly (read-only).
 
-    Runs in this process, or in a child (:func:`start_child`); two readers
-    may share a date by row numbers (``seq``), each with its own ``part``.
+    Runs in this process, or in a child (:func:`start_child`). Two readers
+    share a date through ``blocks`` (:mod:`._blocks`), each with its own
+    ``part``: the ordinary settling records of each block go to whoever
+    claims it; the other records (kept apart by SQL: declined, reversed,
+    inquiries, reversals...) are read by one of them, ``others=True``.
 
     Args:
         journal_file: the journal's file.
         folder: the work folder.
         settlement_date: ``YYYYMMDD``.
         rules: the kinds and the upstream name.
-        seq_from, seq_to: only rows with ``seq_from <= seq < seq_to``.
         part: the suffix of this reader's partition files.
+        others: read the date's records that are not ordinary settling ones.
+        blocks: claim the ordinary records block by block (all of them,
+            ``None``).
+        backwards: claim from the last block down.
 
     Returns:
         The summary (see :meth:`JournalSide.close`), or ``None`` when the
@@ -340,91 +371,33 @@ def read_sqlite(
     try:
         params = {
             "d": settlement_date,
-            "lo": seq_from,
-            "hi": seq_to,
+            "lo": 0,
+            "hi": 1 << 62,
             "up": rules.upstream,
             "cancelling": json.dumps(sorted(rules.cancelling_kinds)),
             "special": json.dumps(sorted(rules.cancelling_kinds | rules.inquiry_kinds)),
         }
-        conn.execute(_CANCELLED, params)
-        conn.execute("CREATE INDEX temp.cancelled_k ON cancelled (k)")
         side = JournalSide(Path(folder), settlement_date, rules, part=part)
-        cursor = conn.execute(_SETTLING, params)
-        while rows := cursor.fetchmany(4096):
-            side.add_settling(rows)
-        cursor = conn.execute(_OTHERS, params)
-        while rows := cursor.fetchmany(4096):
-            for row in rows:
-                original = None
-                if row[1] in side.cancelling and row[9]:
-                    original = conn.execute(_ORIGINAL, (row[9],)).fetchone()
-                side.add(row[:9], original)
+        if others:  # first: the claims then even out what is left
+            conn.execute(_CANCELLED, params)
+            conn.execute("CREATE INDEX temp.cancelled_k ON cancelled (k)")
+            cursor = conn.execute(_OTHERS, params)
+            while rows := cursor.fetchmany(4096):
+                for row in rows:
+                    original = None
+                    if row[1] in side.cancelling and row[9]:
+                        original = conn.execute(_ORIGINAL, (row[9],)).fetchone()
+                    side.add(row[:9], original)
+        if blocks is None:
+            bounds = conn.execute(_BOUNDS, {"d": settlement_date}).fetchone()
+            ranges: Iterable[tuple[int, int]] = [(bounds[0] or 0, (bounds[1] or 0) + 1)]
+        else:
+            ranges = blocks.take(backwards=backwards)
+        conn.text_factory = bytes
+        for params["lo"], params["hi"] in ranges:
+            cursor = conn.execute(_SETTLING, params)
+            while rows := cursor.fetchmany(4096):
+                side.add_settling(rows)
         return side.close()
     finally:
         conn.close()
-
-
-def rules_to_json(rules: ClearingRules) -> str:
-    """The rules as JSON, for the child's command line."""
-    return json.dumps(
-        {
-            "inquiry_kinds": sorted(rules.inquiry_kinds),
-            "reversal_kinds": sorted(rules.reversal_kinds),
-            "void_kinds": sorted(rules.void_kinds),
-            "credit_kinds": sorted(rules.credit_kinds),
-            "upstream": rules.upstream,
-        }
-    )
-
-
-def start_child(
-    journal_file: str,
-    folder: str,
-    settlement_date: str,
-    rules: ClearingRules,
-    *,
-    seq_to: int = 1 << 62,
-) -> subprocess.Popen[bytes]:
-    """Start :func:`read_sqlite` in a child Python process (``python -m`` this module).
-
-    A plain child process rather than :mod:`multiprocessing`: it never
-    re-imports the caller's main module, so a script without an
-    ``if __name__ == "__main__"`` guard works too.
-
-    Returns:
-        The process; its standard output is the summary as JSON (``null``
-        when the file is not a journal of schema version 1).
-    """
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
-    return subprocess.Popen(  # noqa: S603 - this interpreter, this module, our arguments
-        [
-            sys.executable,
-            "-m",
-            __name__,
-            journal_file,
-            folder,
-            settlement_date,
-            rules_to_json(rules),
-            str(seq_to),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-
-
-def _child_main(argv: list[str]) -> int:
-    journal_file, folder, settlement_date, rules_json, seq_to = argv
-    rules = ClearingRules(**json.loads(rules_json))
-    summary = read_sqlite(journal_file, folder, settlement_date, rules, seq_to=int(seq_to))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if summary is not None:
-        summary["peak_rss_kib"] = peak
-    sys.stdout.write(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))

@@ -2,44 +2,65 @@
 
 Why this shape (DOMAIN.md §6 reconciliation practice): both sides were
 split by a hash of the match key into the same partitions
-(:mod:`._partition`). Each partition's file lines go into a dictionary by
-key, then the partition's journal records are looked up in it: found is a
-pair (clean, or an amount or status mismatch), not found is short (or a
-record that does not settle); what is left in the dictionary is long.
-Memory holds one partition at a time. A clean pair is only counted; only
-discrepancies become objects.
+(:mod:`._partition`), each record as ``(key, amount, info)``: the amount in
+fen (the file's, or the journal's cash part) when the record settles,
+:data:`NOT_SETTLING` when it does not; ``info`` is the file line's number,
+or the journal record's transaction key (settling, as UTF-8 bytes) or
+``(transaction key, cash part, reason)``.
+
+A clean pair is then simply a ``(key, amount)`` item found on both sides,
+so each partition is matched with two dictionaries and the set difference
+of their items, in C: ``file.items() - journal.items()`` is every file
+line that is long or differs, and the other way round every journal
+record that is short, differs or does not settle. Only those few become
+Python objects and are classified one by one: a key on both sides is an
+amount or status mismatch, a journal-only key is short (or a record that does not
+settle), a file-only key is long. Memory holds one partition at a time.
 
 A key that occurs more than once on a side (UnionPay lists a line twice)
 is paired in order: the n-th journal record with the n-th line; the extra
 ones are long or short. The n-th finding of one key is stored under
-``KEY#n`` (a clean pair is not stored, so it takes no number).
+``KEY#n`` (a clean pair is not stored, so it takes no number). A partition
+holding such a key is matched record by record.
 
 Each discrepancy is completed with details for people (the file line's
-MTI, processing code, response code and masked PAN, read back by offset;
-the journal record's MTI, processing code and masked PAN) and given its
-adjustment (:mod:`._results`).
+amount, MTI, processing code, response code and masked PAN, read back by
+offset; the journal record's MTI, processing code and masked PAN) and
+given its adjustment (:mod:`._results`).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import ne
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 from ..ids import format_yuan, mask_pan
 from ..store import Journal
 from ._acom_layout import AcomLayout
-from ._partition import PARTITIONS, read_chunks, read_partition
+from ._partition import read_columns, read_partition
 from ._results import Action, Adjustment, Discrepancy, Outcome
 
-__all__ = ["Matcher"]
+__all__ = ["NOT_SETTLING", "Matcher", "Odd", "Paired", "pair"]
+
+NOT_SETTLING: Final = None
+"""The amount of a record that does not settle (both sides)."""
+_SETTLES: Final = "settles"
+_ABSENT: Final = object()
 
 Line = tuple[bytes, int, bool, int, int]
-"""A file line: key, amount, settles, line number, byte offset."""
+"""A file line: key, amount (of a settling line), settles, line number, byte offset."""
 Entry = tuple[bytes, str, int, bool, str]
 """A journal record: key, transaction key, cash part, settles, reason."""
 Finding = tuple[Discrepancy, Adjustment]
+Odd = tuple[bytes, int, tuple[Any, int] | None, tuple[Any, Any] | None]
+"""Not a clean pair: key, occurrence, the line's (amount, number), the entry's (amount, info)."""
+Paired = tuple[int, int, list[Odd]]
+"""A partition paired: clean pairs, the file's settled amount, the odd ones."""
 
 
 def _store_key(key: bytes, occurrence: int) -> str:
@@ -56,10 +77,18 @@ class Matcher:
         acom: UnionPay's file, for the details of its lines.
         layout: its layout.
         settlement_date: ``YYYYMMDD``.
+        runs: the file's runs of lines, ``(first line, offset, stride)`` in
+            order (:meth:`~._acom_scan.Scanner.runs`), to find a line by number.
     """
 
     def __init__(
-        self, folder: Path, journal: Journal, acom: Path, layout: AcomLayout, settlement_date: str
+        self,
+        folder: Path,
+        journal: Journal,
+        acom: Path,
+        layout: AcomLayout,
+        settlement_date: str,
+        runs: list[tuple[int, int, int]],
     ) -> None:
         self.folder, self.journal, self.acom = folder, journal, acom
         self.layout, self.date = layout, settlement_date
@@ -67,51 +96,41 @@ class Matcher:
         self.not_settling: Counter[str] = Counter()
         self.adjustments_total = 0
         self.claims_total = 0
+        self.file_settled = 0
+        self._runs = runs
+        self._firsts = [r[0] for r in runs]
         self._wanted = tuple(
-            f for f in layout.fields if f.name in ("mti", "processing_code", "response_code", "pan")
+            f
+            for f in layout.fields
+            if f.name in ("mti", "processing_code", "response_code", "pan", "amount")
         )
 
-    def findings(self) -> Iterator[Finding]:
-        """Every discrepancy with its adjustment (a generator: consume it once)."""
-        matched = 0
-        folder = self.folder
+    def findings(self, paired: Iterable[Paired]) -> Iterator[Finding]:
+        """Every discrepancy with its adjustment (a generator: consume it once).
+
+        Args:
+            paired: every partition's :func:`pair`, in any order.
+        """
         with self.acom.open("rb") as stream:
-            for partition in range(PARTITIONS):
-                lines: dict[bytes, Line] = {}
-                extra: dict[bytes, list[Line]] = {}  # a key's second and later lines (rare)
-                for chunk in read_chunks(folder, "f", partition):
-                    for record in chunk:
-                        first = lines.setdefault(record[0], record)
-                        if first is not record:
-                            extra.setdefault(record[0], []).append(record)
-                used: dict[bytes, int] = {}  # occurrences of a key among findings
-                for chunk in (
-                    c for part in ("j", "jb") for c in read_chunks(folder, part, partition)
-                ):
-                    for entry in chunk:
-                        key = entry[0]
-                        line = lines.pop(key, None)
-                        if line is not None:
-                            if extra and key in extra:
-                                more = extra[key]
-                                lines[key] = more.pop(0)
-                                if not more:
-                                    del extra[key]
-                            if line[2] == entry[3] and (not line[2] or line[1] == entry[2]):
-                                matched += 1  # clean: counted, nothing more
-                                continue
-                        n = used[key] = used.get(key, 0) + 1
-                        found = self._finding(stream, _store_key(key, n), line, entry)
-                        if found is not None:
-                            yield found
-                leftovers = [*lines.values(), *(x for more in extra.values() for x in more)]
-                for line in leftovers:
-                    n = used[line[0]] = used.get(line[0], 0) + 1
-                    found = self._finding(stream, _store_key(line[0], n), line, None)
+            for matched, settled, odd in paired:
+                self.counts[Outcome.MATCHED.value] += matched
+                self.file_settled += settled
+                for key, occurrence, line, entry in odd:
+                    found = self._finding(
+                        stream,
+                        _store_key(key, occurrence),
+                        None if line is None else self._line(key, *line),
+                        None if entry is None else _entry(key, *entry),
+                    )
                     if found is not None:
                         yield found
-        self.counts[Outcome.MATCHED.value] += matched
         yield from self._next_day_reversals()
+
+    def _line(self, key: bytes, amount: int | None, number: int) -> Line:
+        """A file line's record, with its byte offset found from its number."""
+        first, offset, stride = self._runs[bisect.bisect_right(self._firsts, number) - 1]
+        settles = amount is not NOT_SETTLING
+        return (key, amount or 0, settles, number, offset + (number - first) * stride)
 
     def _finding(
         self, stream: BinaryIO, key: str, line: Line | None, entry: Entry | None
@@ -152,7 +171,7 @@ class Matcher:
                 values["pan_masked"] = record.pan_masked
         if line is not None:
             detail = self._file_detail(stream, line[4])
-            values.update(file_line=line[3], file_amount=line[1])
+            values.update(file_line=line[3], file_amount=_fen(detail["amount"]))
             values.update(mti=detail["mti"], processing_code=detail["processing_code"])
             values["file_response_code"] = detail["response_code"]
             values.setdefault("pan_masked", mask_pan(detail["pan"]))
@@ -174,7 +193,7 @@ class Matcher:
         return {f.name: text[f.offset : f.offset + f.width].rstrip(" ") for f in self._wanted}
 
     def _next_day_reversals(self) -> Iterator[Finding]:
-        c3 = (r for part in ("c3", "c3b") for r in read_partition(self.folder, part, 0))
+        c3 = (r for part in ("c3", "c3b") for r in read_partition(self.folder, part, 0, 4))
         for tkey, okey, cash, own in c3:
             self.claims_total -= cash
             record = self.journal.get_transaction(tkey)
@@ -200,3 +219,74 @@ class Matcher:
                     f"{format_yuan(cash)} back",
                 ),
             )
+
+
+def pair(folder: Path, partition: int) -> Paired:
+    """Pair one partition's file lines with its journal records.
+
+    Args:
+        folder: the work folder.
+        partition: which one.
+
+    Returns:
+        ``(clean pairs, the file's settled amount, the odd ones)``: each odd
+        one is ``(key, occurrence, line, entry)``, with ``line`` the file's
+        ``(amount, line number)`` and ``entry`` the journal's ``(amount,
+        info)``, either ``None`` when that side has none.
+    """
+    fk, fa, fn = read_columns(folder, ("f",), partition, 3)
+    jk, ja, ji = read_columns(folder, ("j", "jb"), partition, 3)
+    settled = sum(filter(None, fa))  # NOT_SETTLING is None
+    file, journal = dict(zip(fk, fa, strict=True)), dict(zip(jk, ja, strict=True))
+    if len(file) < len(fk) or len(journal) < len(jk):  # a key twice: in order
+        matched, odd = _pair_in_order(fk, fa, fn, jk, ja, ji)
+        return matched, settled, odd
+    # clean pairs, in C: the other side holds the key with the same amount
+    absent = repeat(_ABSENT)  # not None: that is NOT_SETTLING
+    bad_journal = compress(range(len(jk)), map(ne, map(file.get, jk, absent), ja))
+    bad_file = compress(range(len(fk)), map(ne, map(journal.get, fk, absent), fa))
+    # the rest differ: a key on both sides is a mismatch, on one side long or short
+    lines = {fk[i]: (fa[i], fn[i]) for i in bad_file}
+    entries = {jk[j]: (ja[j], ji[j]) for j in bad_journal}
+    matched = len(jk) - len(entries)
+    odd = [(k, 1, lines.get(k), entries.get(k)) for k in sorted(lines.keys() | entries.keys())]
+    return matched, settled, odd
+
+
+def _pair_in_order(
+    fk: list[bytes], fa: list[Any], fn: list[int], jk: list[bytes], ja: list[Any], ji: list[Any]
+) -> tuple[int, list[Odd]]:
+    """The n-th journal record of a key with its n-th line (a key twice somewhere)."""
+    waiting: dict[bytes, list[int]] = {}
+    for i, key in enumerate(fk):
+        waiting.setdefault(key, []).append(i)
+    used: dict[bytes, int] = {}  # occurrences of a key among the odd ones
+    odd: list[Odd] = []
+    matched = 0
+    for j, key in enumerate(jk):
+        lines = waiting.get(key)
+        line = None
+        if lines:
+            i = lines.pop(0)
+            if fa[i] == ja[j]:
+                matched += 1
+                continue
+            line = (fa[i], fn[i])
+        n = used[key] = used.get(key, 0) + 1
+        odd.append((key, n, line, (ja[j], ji[j])))
+    for key, lines in waiting.items():
+        for i in lines:
+            n = used[key] = used.get(key, 0) + 1
+            odd.append((key, n, (fa[i], fn[i]), None))
+    return matched, odd
+
+
+def _fen(text: str) -> int:
+    return int(text) if text.strip() else 0
+
+
+def _entry(key: bytes, amount: int | None, info: bytes | tuple[str, int, str]) -> Entry:
+    if isinstance(info, bytes):  # settles: the amount is its cash part
+        return (key, info.decode("utf-8"), amount or 0, True, _SETTLES)
+    tkey, cash, reason = info
+    return (key, tkey, cash, reason == _SETTLES, reason)

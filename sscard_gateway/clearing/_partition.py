@@ -5,19 +5,26 @@ records to a million file lines by key needs either both sides sorted
 (an external sort) or a hash join. A hash join that does not fit in memory
 is done in partitions (a "Grace" hash join): each side is split by a hash
 of the match key into ``PARTITIONS`` files on disk, in one pass; then each
-partition pair is joined in memory, one at a time, with a dictionary.
-Every record is read and written once per side, nothing is sorted, and
-memory holds one partition (a few thousand records) plus one write buffer
-per partition.
+partition pair is joined in memory, one at a time. Every record is read
+and written once per side, nothing is sorted, and memory holds one
+partition (a few tens of thousands of records) plus one write buffer per
+partition.
 
-Records are tuples of ``int``, ``str``, ``bytes`` and ``bool``, written in
-chunks with :mod:`pickle` (the files are this process's own temporary files,
-read back only by it or by its child, never from elsewhere).
+How it stays cheap per record: a record is ``width`` values kept *flat*
+in its partition's buffer (``buffer += (key, amount, info)``, one C-level
+operation, no tuple kept), and a chunk is written with :mod:`marshal` as
+one flat list (values are ``bytes``, ``str``, ``int`` and tuples of them;
+marshal is three times as fast as pickle here). The reader takes the
+columns back out with slices (``chunk[0::width]``), also in C. The files
+are this reconciliation's own temporary files, written and read by the
+same interpreter (a child process is the same executable), never by
+anything else.
 """
 
 from __future__ import annotations
 
-import pickle
+import marshal
+import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +35,14 @@ __all__ = [
     "PARTITIONS",
     "PartitionWriter",
     "partition_of",
-    "read_chunks",
+    "read_columns",
     "read_partition",
 ]
 
 PARTITIONS: Final = 64
-CHUNK: Final = 2048
+CHUNK: Final = 4096
+"""Records a partition's buffer holds before it is written out."""
+_SIZE: Final = struct.Struct("<I")  # a chunk's length, before it
 
 
 def partition_of(key: bytes) -> int:
@@ -49,35 +58,46 @@ def partition_of(key: bytes) -> int:
 
 
 class PartitionWriter:
-    """Appends records to ``<folder>/<side>-NN.bin``, a chunk at a time.
+    """Appends records of ``width`` values to ``<folder>/<side>-NN.bin``.
 
     Args:
         folder: the work folder.
         side: the file name prefix (``"f"``, ``"j"``, ``"c3"``).
+        width: values per record.
         partitions: how many files.
     """
 
-    def __init__(self, folder: Path, side: str, partitions: int = PARTITIONS) -> None:
+    def __init__(
+        self, folder: Path, side: str, *, width: int, partitions: int = PARTITIONS
+    ) -> None:
         self.paths = [folder / f"{side}-{n:02d}.bin" for n in range(partitions)]
         self._files: list[BinaryIO] = [p.open("wb") for p in self.paths]
-        #: per-partition buffers; a caller may append to them directly (in
-        #: a hot loop) and call :meth:`flush` when one reaches ``CHUNK``
-        self.buffers: list[list[tuple[Any, ...]]] = [[] for _ in self.paths]
-        self.count = 0
+        self.width = width
+        #: per-partition flat buffers; a hot loop may extend them directly
+        #: (``buffers[p] += record``) and call :meth:`flush_full` now and then
+        self.buffers: list[list[Any]] = [[] for _ in self.paths]
+        self._limit = CHUNK * width
 
-    def add(self, partition: int, record: tuple[Any, ...]) -> None:
-        """Queue ``record`` for ``partition``; full buffers are written out."""
+    def add(self, partition: int, *record: Any) -> None:
+        """Queue one record (``width`` values) for ``partition``."""
         buffer = self.buffers[partition]
-        buffer.append(record)
-        if len(buffer) >= CHUNK:
+        buffer += record
+        if len(buffer) >= self._limit:
             self.flush(partition)
-        self.count += 1
+
+    def flush_full(self) -> None:
+        """Write out every buffer that holds ``CHUNK`` records or more."""
+        limit = self._limit
+        for partition, buffer in enumerate(self.buffers):
+            if len(buffer) >= limit:
+                self.flush(partition)
 
     def flush(self, partition: int) -> None:
         """Write one partition's buffer out."""
         buffer = self.buffers[partition]
         if buffer:
-            pickle.dump(buffer, self._files[partition], protocol=pickle.HIGHEST_PROTOCOL)
+            data = marshal.dumps(buffer)
+            self._files[partition].write(_SIZE.pack(len(data)) + data)
             buffer.clear()
 
     def close(self) -> None:
@@ -87,38 +107,48 @@ class PartitionWriter:
             file.close()
 
 
-def read_chunks(folder: Path, side: str, partition: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The records of one partition, a chunk (a list) at a time, in order.
+def read_columns(
+    folder: Path, sides: tuple[str, ...], partition: int, width: int
+) -> list[list[Any]]:
+    """One partition of one or more writers' files, as ``width`` columns.
+
+    Args:
+        folder: the work folder.
+        sides: the file name prefixes, read in this order.
+        partition: which one.
+        width: values per record (as written).
+
+    Returns:
+        ``width`` lists of equal length: column ``i`` holds every record's
+        ``i``-th value, in the order the records were added.
+    """
+    flat: list[Any] = []
+    for side in sides:
+        path = folder / f"{side}-{partition:02d}.bin"
+        if not path.exists():
+            continue
+        data = path.read_bytes()
+        at = 0
+        while at < len(data):
+            (size,) = _SIZE.unpack_from(data, at)
+            at += _SIZE.size
+            flat += marshal.loads(data[at : at + size])  # noqa: S302 - PartitionWriter wrote it
+            at += size
+    return [flat[i::width] for i in range(width)]
+
+
+def read_partition(
+    folder: Path, side: str, partition: int, width: int
+) -> Iterator[tuple[Any, ...]]:
+    """The records of one partition, as tuples, in the order they were added.
 
     Args:
         folder: the work folder.
         side: the file name prefix.
         partition: which one.
+        width: values per record.
 
     Returns:
-        An iterator of chunks.
+        An iterator of records.
     """
-    path = folder / f"{side}-{partition:02d}.bin"
-    if not path.exists():
-        return
-    with path.open("rb") as file:
-        while True:
-            try:
-                yield pickle.load(file)  # noqa: S301 - written by PartitionWriter above
-            except EOFError:
-                return
-
-
-def read_partition(folder: Path, side: str, partition: int) -> Iterator[tuple[Any, ...]]:
-    """The records of one partition, in the order they were added.
-
-    Args:
-        folder: the work folder.
-        side: the file name prefix.
-        partition: which one.
-
-    Returns:
-        An iterator of records (one chunk in memory at a time).
-    """
-    for chunk in read_chunks(folder, side, partition):
-        yield from chunk
+    return zip(*read_columns(folder, (side,), partition, width), strict=True)

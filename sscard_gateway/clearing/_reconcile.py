@@ -25,13 +25,12 @@ written to the work files: keys, amounts and line offsets only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sqlite3
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,13 @@ import attrs
 
 from ..errors import ClearingError
 from ..store import Journal
-from ._acom import AcomProblem, _Scanner
 from ._acom_layout import AcomLayout, load_acom_layout
-from ._journal_side import read_generic, read_sqlite, split_seq, start_child
-from ._matching import Matcher
-from ._partition import CHUNK, PARTITIONS, PartitionWriter
+from ._acom_scan import AcomProblem, Scanner
+from ._blocks import Claims, RowBlocks
+from ._journal_child import Helper
+from ._journal_side import read_generic, read_sqlite, seq_bounds
+from ._matching import NOT_SETTLING, Matcher, Paired, pair
+from ._partition import PARTITIONS, PartitionWriter
 from ._progress import Progress
 from ._results import Outcome, ReconciliationReport
 from ._rules import ClearingRules
@@ -63,9 +64,9 @@ class _FileSide:
     lines: int = 0
     bad_lines: int = 0
     sha256: str = ""
-    settled: int = 0
     problem_count: int = 0
     problems: list[AcomProblem] = attrs.Factory(list)
+    runs: list[tuple[int, int, int]] = attrs.Factory(list)
 
 
 def _read_file(
@@ -75,6 +76,7 @@ def _read_file(
     progress: Progress | None,
     max_problems: int,
 ) -> _FileSide:
+    """Each good line to its key's partition as ``(key, amount, line number)``."""
     side = _FileSide()
 
     def report(problem: AcomProblem) -> None:
@@ -82,34 +84,38 @@ def _read_file(
         if len(side.problems) < max_problems:
             side.problems.append(problem)
 
-    scanner = _Scanner(layout, _WANTED)
-    writer = PartitionWriter(folder, "f")
-    buffers, flush, crc32 = writer.buffers, writer.flush, zlib.crc32
-    mtis = frozenset(p.encode("ascii") for p in layout.settling_mti_prefixes)
-    approved = frozenset(c.encode("ascii") for c in layout.approved_codes)
-    inquiries = frozenset(p.encode("ascii") for p in layout.inquiry_prefixes)
+    scanner = Scanner(layout, _WANTED)
+    writer = PartitionWriter(folder, "f", width=3)
+    buffers, crc32, partitions = writer.buffers, zlib.crc32, PARTITIONS
+    settling: dict[tuple[bytes, bytes, bytes], bool] = {}
+    runs = side.runs
     size = path.stat().st_size
-    settled = 0
+    next_report = 0
     try:
-        with path.open("rb", buffering=1 << 20) as stream:
-            for number, offset, values in scanner.scan(stream, report):
-                rrn, f7, stan, acquirer, amount, mti, pc, code = values
-                # the match key exactly as match_key() builds it
-                key = b"|".join((rrn.strip(b" "), f7, stan, (_ZEROS + acquirer.strip(b" "))[-11:]))
-                value = int(amount.strip(b" ") or b"0")
-                settles = (
-                    mti[:2] in mtis and code.strip(b" ") in approved and pc[:2] not in inquiries
-                )
-                if settles:
-                    settled += value
-                partition = crc32(key) % PARTITIONS
-                buffer = buffers[partition]
-                buffer.append((key, value, settles, number, offset))
-                if len(buffer) >= CHUNK:
-                    flush(partition)
-                if progress is not None and not number & 0xFFFF:
+        with path.open("rb") as stream:
+            for number, offset, stride, rows in scanner.runs(stream, report):
+                runs.append((number, offset, stride))
+                for rrn, f7, stan, acquirer, amount, mti, pc, code in rows:
+                    settles = settling.get((mti, pc, code))
+                    if settles is None:
+                        settles = _settles(layout, settling, mti, pc, code)
+                    # the match key exactly as match_key() builds it
+                    key = b"|".join(
+                        (rrn.strip(b" "), f7, stan, (_ZEROS + acquirer.strip(b" "))[-11:])
+                    )
+                    if settles:
+                        try:
+                            value = int(amount)
+                        except ValueError:  # blank (a layout where it may be)
+                            value = 0
+                        buffers[crc32(key) % partitions] += (key, value, number)
+                    else:
+                        buffers[crc32(key) % partitions] += (key, NOT_SETTLING, number)
+                    number += 1
+                writer.flush_full()
+                if progress is not None and number >= next_report:
                     progress("reading file", offset, size)
-        side.settled = settled
+                    next_report = number + 0x10000
     except OSError as exc:
         raise ClearingError(f"cannot read the clearing file {path.name}: {exc.strerror}") from None
     finally:
@@ -119,6 +125,20 @@ def _read_file(
     side.lines, side.bad_lines = scanner.lines, scanner.bad_lines
     side.sha256 = scanner.digest.hexdigest()
     return side
+
+
+def _settles(
+    layout: AcomLayout,
+    known: dict[tuple[bytes, bytes, bytes], bool],
+    mti: bytes,
+    pc: bytes,
+    code: bytes,
+) -> bool:
+    """Whether a line settles, by the layout's rules (remembered for common values)."""
+    settles = layout.settles(*(v.decode("ascii").rstrip(" ") for v in (mti, pc, code)))
+    if len(known) < 4096:
+        known[mti, pc, code] = settles
+    return settles
 
 
 def _check_date(settlement_date: str) -> None:
@@ -180,7 +200,7 @@ def reconcile(
         raise ClearingError(f"no clearing file {path.name}")
     with tempfile.TemporaryDirectory(prefix="sscard-recon-", dir=workdir) as work:
         folder = Path(work)
-        file_side, summary = _read_both(
+        file_side, summary, helper = _read_both(
             journal,
             journal_file,
             path,
@@ -195,8 +215,14 @@ def reconcile(
         if progress is not None:
             progress("reading journal", summary["records"], summary["records"])
             progress("matching", 0, 1)
-        matcher = Matcher(folder, journal, path, layout, settlement_date)
-        changes = store.record_discrepancies(settlement_date, matcher.findings(), now=now)
+        matcher = Matcher(folder, journal, path, layout, settlement_date, file_side.runs)
+        try:
+            findings = matcher.findings(_paired(folder, helper))
+            changes = store.record_discrepancies(settlement_date, findings, now=now)
+        except BaseException:
+            if helper is not None:
+                helper.kill()
+            raise
         counts = matcher.counts
         not_settling = Counter(summary["unkeyed"]) + matcher.not_settling
         report = ReconciliationReport(
@@ -215,7 +241,7 @@ def reconcile(
             short=counts[Outcome.SHORT.value],
             not_settling=dict(sorted(not_settling.items())),
             journal_settled=summary["settled"],
-            file_settled=file_side.settled,
+            file_settled=matcher.file_settled,
             adjustments_total=matcher.adjustments_total,
             claims_total=matcher.claims_total,
         )
@@ -223,24 +249,6 @@ def reconcile(
         if progress is not None:
             progress("matching", 1, 1)
         return attrs.evolve(report, changes=changes)
-
-
-def _child_share(path: Path, layout: AcomLayout) -> Callable[[int], float]:
-    """The share of the date's journal rows the child reads, given their count.
-
-    Chosen so that both processes finish together: the child reads ``x`` of
-    the rows (J) while this process reads the file (F), then the rest:
-    ``start + x J = F + (1 - x) J``. Measured on the benchmark machine: a
-    file line about 2.7 µs, a journal row about 3.3 µs, a child's start
-    about 0.35 s.
-    """
-    file_cost = path.stat().st_size / (layout.line_width + 1) * 2.7e-6
-
-    def share(rows: int) -> float:
-        journal_cost = max(rows * 3.3e-6, 1e-9)
-        return min(max((file_cost + journal_cost - 0.35) / (2 * journal_cost), 0.5), 1.0)
-
-    return share
 
 
 def _read_both(
@@ -254,43 +262,63 @@ def _read_both(
     progress: Progress | None,
     max_problems: int,
     parallel: bool,
-) -> tuple[_FileSide, dict[str, Any]]:
-    """Both sides into partitions: the journal in a child process when it can be."""
+) -> tuple[_FileSide, dict[str, Any], Helper | None]:
+    """Both sides into partitions: the journal by a helper process too, when it can be.
+
+    Returns:
+        The file's side, the journal's summary, and the helper (still
+        running, waiting to pair) or ``None``.
+    """
     summary: dict[str, Any] | None = None
-    split = None
+    bounds = None
     if journal_file is not None and parallel:
-        split = split_seq(os.fspath(journal_file), date, _child_share(path, layout))
-    if journal_file is not None and split is not None:
-        # the child reads the date's rows before `split`; this process reads
-        # the file, then the rows from `split` on (the two finish together)
-        child = start_child(os.fspath(journal_file), str(folder), date, rules, seq_to=split)
+        bounds = seq_bounds(os.fspath(journal_file), date)
+    if journal_file is not None and bounds is not None:
+        # the helper reads the records apart from the ordinary ones, then
+        # claims blocks of those from the first up; this process reads the
+        # file, then claims from the last block down (:mod:`._blocks`)
+        blocks = RowBlocks(str(folder), *bounds)
+        helper = Helper.start(os.fspath(journal_file), str(folder), date, rules, blocks=blocks)
         try:
             file_side = _read_file(path, folder, layout, progress, max_problems)
             rest = read_sqlite(
-                os.fspath(journal_file), str(folder), date, rules, seq_from=split, part="b"
+                os.fspath(journal_file),
+                str(folder),
+                date,
+                rules,
+                part="b",
+                others=False,
+                blocks=blocks,
+                backwards=True,
             )
-            out, err = child.communicate()
+            summary = helper.summary()
+            if summary is None or rest is None:
+                raise ClearingError("cannot read the journal file: it changed")
         except BaseException as exc:
-            child.kill()
-            child.wait()
+            helper.kill()
             if isinstance(exc, sqlite3.Error):
                 raise ClearingError(f"cannot read the journal file: {exc}") from exc
             raise
-        if child.returncode != 0 or rest is None or out.strip() == b"null":
-            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["it changed"]
-            raise ClearingError(f"cannot read the journal file: {last[0]}")
-        summary = json.loads(out)
-        assert summary is not None
         summary["records"] += rest["records"]
         summary["settled"] += rest["settled"]
         summary["unkeyed"] = dict(Counter(summary["unkeyed"]) + Counter(rest["unkeyed"]))
-    else:
-        file_side = _read_file(path, folder, layout, progress, max_problems)
-        if journal_file is not None:
-            try:
-                summary = read_sqlite(os.fspath(journal_file), str(folder), date, rules)
-            except sqlite3.Error as exc:
-                raise ClearingError(f"cannot read the journal file: {exc}") from exc
+        return file_side, summary, helper
+    file_side = _read_file(path, folder, layout, progress, max_problems)
+    if journal_file is not None:
+        try:
+            summary = read_sqlite(os.fspath(journal_file), str(folder), date, rules)
+        except sqlite3.Error as exc:
+            raise ClearingError(f"cannot read the journal file: {exc}") from exc
     if summary is None:  # not a SQLite journal of a known schema: the interface
         summary = read_generic(journal, folder, date, rules)
-    return file_side, summary
+    return file_side, summary, None
+
+
+def _paired(folder: Path, helper: Helper | None) -> Iterator[Paired]:
+    """Every partition paired: those this process claims, then the helper's."""
+    if helper is None:
+        yield from (pair(folder, p) for p in range(PARTITIONS))
+        return
+    helper.pair()
+    yield from (pair(folder, p) for p in Claims(str(folder), "pair", PARTITIONS).take())
+    yield from helper.pairs()

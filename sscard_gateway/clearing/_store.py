@@ -25,13 +25,12 @@ date, line and field).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
-
-import attrs
+from typing import Any
 
 from ..errors import ClearingError
 from ._acom import AcomProblem
@@ -43,55 +42,19 @@ from ._results import (
     ReconciliationReport,
     StoreChanges,
 )
+from ._store_schema import (
+    A_COLUMNS,
+    ADJUSTMENTS,
+    D_COLUMNS,
+    DISCREPANCIES,
+    RUN_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    run_values,
+    values_of,
+)
 
 __all__ = ["ReconciliationStore"]
-
-SCHEMA_VERSION: Final = 1
-_D = "reconciliation_discrepancies"
-_A = "reconciliation_adjustments"
-_KEYS = ("settlement_date", "match_key")
-_D_COLUMNS = tuple(f.name for f in attrs.fields(Discrepancy) if f.name not in _KEYS)
-_A_COLUMNS = tuple(f.name for f in attrs.fields(Adjustment) if f.name not in _KEYS)
-_NOT_STORED = ("settlement_date", "problems", "changes")
-_RUN_COLUMNS = tuple(
-    f.name for f in attrs.fields(ReconciliationReport) if f.name not in _NOT_STORED
-)
-_TEXT_RUN_COLUMNS = ("file_name", "file_sha256", "not_settling")
-_SCHEMA = (
-    "CREATE TABLE reconciliation_runs (settlement_date TEXT PRIMARY KEY, "
-    + ", ".join(
-        f"{c} {'TEXT' if c in _TEXT_RUN_COLUMNS else 'INTEGER'} NOT NULL" for c in _RUN_COLUMNS
-    )
-    + ", first_at REAL NOT NULL, updated_at REAL NOT NULL)",
-    f"CREATE TABLE {_D} (settlement_date TEXT NOT NULL, match_key TEXT NOT NULL,"
-    " outcome TEXT NOT NULL, transaction_key TEXT NOT NULL, file_line INTEGER NOT NULL,"
-    " journal_amount INTEGER, file_amount INTEGER, journal_treatment TEXT NOT NULL,"
-    " file_response_code TEXT NOT NULL, mti TEXT NOT NULL, processing_code TEXT NOT NULL,"
-    " pan_masked TEXT NOT NULL, state TEXT NOT NULL, first_at REAL NOT NULL,"
-    " updated_at REAL NOT NULL, PRIMARY KEY (settlement_date, match_key))",
-    f"CREATE TABLE {_A} (settlement_date TEXT NOT NULL, match_key TEXT NOT NULL,"
-    " outcome TEXT NOT NULL, action TEXT NOT NULL, amount INTEGER NOT NULL, note TEXT NOT NULL,"
-    " state TEXT NOT NULL, first_at REAL NOT NULL, updated_at REAL NOT NULL,"
-    " PRIMARY KEY (settlement_date, match_key))",
-    "CREATE TABLE reconciliation_problems (settlement_date TEXT NOT NULL, line INTEGER NOT NULL,"
-    " field TEXT NOT NULL, problem TEXT NOT NULL, PRIMARY KEY (settlement_date, line, field))",
-)
-
-
-def _values(item: Discrepancy | Adjustment, columns: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(
-        value.value if isinstance(value, Outcome | Action) else value
-        for value in (getattr(item, c) for c in columns)
-    )
-
-
-def _run_values(r: ReconciliationReport) -> tuple[Any, ...]:
-    return (
-        *(r.file_name, r.file_sha256, r.file_lines, r.malformed_lines, r.problem_count),
-        *(r.journal_records, r.matched, r.amount_mismatches, r.status_mismatches, r.long),
-        *(r.short, json.dumps(r.not_settling, sort_keys=True), r.journal_settled),
-        *(r.file_settled, r.adjustments_total, r.claims_total),
-    )
 
 
 class ReconciliationStore:
@@ -137,7 +100,7 @@ class ReconciliationStore:
                     f"library's ({SCHEMA_VERSION}); upgrade sscard_gateway"
                 )
             if row is None:
-                for statement in _SCHEMA:
+                for statement in SCHEMA:
                     db.execute(statement)
                 db.execute(
                     "INSERT INTO reconciliation_schema_version VALUES (?)", (SCHEMA_VERSION,)
@@ -190,6 +153,38 @@ class ReconciliationStore:
             changes[1] += 1
         db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (key,))
 
+    def _insert(self, date: str, chunk: list[tuple[Discrepancy, Adjustment]], now: float) -> bool:
+        """Insert a chunk of a new date's findings; ``False`` (undone) on a key twice."""
+        db = self._db
+        db.execute("SAVEPOINT chunk")
+        try:
+            for table, columns, which in (
+                (DISCREPANCIES, D_COLUMNS, 0),
+                (ADJUSTMENTS, A_COLUMNS, 1),
+            ):
+                marks = ", ".join("?" * (len(columns) + 5))
+                db.executemany(
+                    f"INSERT INTO {table} (settlement_date, match_key, {', '.join(columns)},"  # noqa: S608
+                    f" state, first_at, updated_at) VALUES ({marks})",
+                    (
+                        (
+                            date,
+                            pair[which].match_key,
+                            *values_of(pair[which], columns),
+                            "open",
+                            now,
+                            now,
+                        )
+                        for pair in chunk
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO chunk")
+            db.execute("RELEASE chunk")
+            return False
+        db.execute("RELEASE chunk")
+        return True
+
     def record_discrepancies(
         self,
         settlement_date: str,
@@ -216,46 +211,49 @@ class ReconciliationStore:
         try:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY) WITHOUT ROWID")
             db.execute("DELETE FROM temp.seen")
+            # a date seen for the first time is written with plain inserts (a key
+            # twice is not expected; if it comes, its chunk is upserted instead)
+            fresh = all(
+                db.execute(
+                    f"SELECT 1 FROM {table} WHERE settlement_date = ? LIMIT 1",  # noqa: S608
+                    (settlement_date,),
+                ).fetchone()
+                is None
+                for table in (DISCREPANCIES, ADJUSTMENTS)
+            )
             pending = iter(findings)
-            while True:
+            while chunk := list(itertools.islice(pending, self.chunk)):
                 db.execute("BEGIN IMMEDIATE")
-                count = 0
-                for discrepancy, adjustment in pending:
-                    key = discrepancy.match_key
-                    self._upsert(
-                        _D,
-                        _D_COLUMNS,
-                        settlement_date,
-                        key,
-                        _values(discrepancy, _D_COLUMNS),
-                        now,
-                        changes,
-                    )
-                    self._upsert(
-                        _A,
-                        _A_COLUMNS,
-                        settlement_date,
-                        key,
-                        _values(adjustment, _A_COLUMNS),
-                        now,
-                        changes,
-                    )
-                    count += 1
-                    if count >= self.chunk:
-                        break
+                if fresh and self._insert(settlement_date, chunk, now):
+                    changes[0] += 2 * len(chunk)
+                else:
+                    for discrepancy, adjustment in chunk:
+                        for table, columns, item in (
+                            (DISCREPANCIES, D_COLUMNS, discrepancy),
+                            (ADJUSTMENTS, A_COLUMNS, adjustment),
+                        ):
+                            values = values_of(item, columns)
+                            self._upsert(
+                                table,
+                                columns,
+                                settlement_date,
+                                item.match_key,
+                                values,
+                                now,
+                                changes,
+                            )
                 db.execute("COMMIT")
-                if count < self.chunk:
-                    break
-            db.execute("BEGIN IMMEDIATE")
-            for table in (_D, _A):
-                cursor = db.execute(
-                    f"UPDATE {table} SET state = 'cleared', updated_at = ? WHERE"  # noqa: S608
-                    " settlement_date = ? AND state = 'open' AND match_key NOT IN"
-                    " (SELECT k FROM temp.seen)",
-                    (now, settlement_date),
-                )
-                changes[2] += cursor.rowcount
-            db.execute("COMMIT")
+            if not fresh:  # the date's earlier findings not found again are cleared
+                db.execute("BEGIN IMMEDIATE")
+                for table in (DISCREPANCIES, ADJUSTMENTS):
+                    cursor = db.execute(
+                        f"UPDATE {table} SET state = 'cleared', updated_at = ? WHERE"  # noqa: S608
+                        " settlement_date = ? AND state = 'open' AND match_key NOT IN"
+                        " (SELECT k FROM temp.seen)",
+                        (now, settlement_date),
+                    )
+                    changes[2] += cursor.rowcount
+                db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -282,8 +280,8 @@ class ReconciliationStore:
         """
         db, date = self._db, report.settlement_date
         inserted = updated = cleared = 0
-        values = _run_values(report)
-        cols = ", ".join(_RUN_COLUMNS)
+        values = run_values(report)
+        cols = ", ".join(RUN_COLUMNS)
         try:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
@@ -291,7 +289,7 @@ class ReconciliationStore:
                 (date,),
             ).fetchone()
             if row is None:
-                marks = ", ".join("?" * (len(_RUN_COLUMNS) + 3))
+                marks = ", ".join("?" * (len(RUN_COLUMNS) + 3))
                 db.execute(
                     f"INSERT INTO reconciliation_runs (settlement_date, {cols}, first_at,"  # noqa: S608
                     f" updated_at) VALUES ({marks})",
@@ -299,7 +297,7 @@ class ReconciliationStore:
                 )
                 inserted += 1
             elif tuple(row) != values:
-                sets = ", ".join(f"{c} = ?" for c in _RUN_COLUMNS)
+                sets = ", ".join(f"{c} = ?" for c in RUN_COLUMNS)
                 db.execute(
                     f"UPDATE reconciliation_runs SET {sets}, updated_at = ?"  # noqa: S608
                     " WHERE settlement_date = ?",
@@ -349,14 +347,14 @@ class ReconciliationStore:
         Returns:
             The report as last saved (``changes`` zero; the first 1,000 problems).
         """
-        cols = ", ".join(_RUN_COLUMNS)
+        cols = ", ".join(RUN_COLUMNS)
         row = self._db.execute(
             f"SELECT {cols} FROM reconciliation_runs WHERE settlement_date = ?",  # noqa: S608
             (settlement_date,),
         ).fetchone()
         if row is None:
             return None
-        values = dict(zip(_RUN_COLUMNS, row, strict=True))
+        values = dict(zip(RUN_COLUMNS, row, strict=True))
         values["not_settling"] = json.loads(values["not_settling"])
         return ReconciliationReport(
             settlement_date=settlement_date,
@@ -408,8 +406,8 @@ class ReconciliationStore:
         Returns:
             An iterator (bounded memory).
         """
-        for row in self._rows(_D, _D_COLUMNS, settlement_date, include_cleared):
-            values = dict(zip(("match_key", *_D_COLUMNS), row, strict=True))
+        for row in self._rows(DISCREPANCIES, D_COLUMNS, settlement_date, include_cleared):
+            values = dict(zip(("match_key", *D_COLUMNS), row, strict=True))
             values["outcome"] = Outcome(values["outcome"])
             yield Discrepancy(settlement_date=settlement_date, **values)
 
@@ -426,7 +424,7 @@ class ReconciliationStore:
             An iterator (bounded memory).
         """
         for key, outcome, action, amount, note in self._rows(
-            _A, _A_COLUMNS, settlement_date, include_cleared
+            ADJUSTMENTS, A_COLUMNS, settlement_date, include_cleared
         ):
             yield Adjustment(
                 settlement_date=settlement_date,

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from sscard_gateway.clearing import ClearingRules
 from sscard_gateway.clearing._journal_side import read_generic, read_sqlite
-from sscard_gateway.clearing._partition import PARTITIONS, read_partition
+from sscard_gateway.clearing._matching import NOT_SETTLING, _entry
+from sscard_gateway.clearing._partition import PARTITIONS, partition_of, read_partition
 from sscard_gateway.store import InsertTransaction, SQLiteJournal, TransactionRecord
 
 DATE = "20241126"
@@ -78,8 +79,15 @@ def journals(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def side(folder: Path) -> list[tuple[Any, ...]]:
-    rows = [r for p in range(PARTITIONS) for r in read_partition(folder, "j", p)]
-    rows += [("c3", *r) for r in read_partition(folder, "c3", 0)]
+    """Every record written, as (key, transaction key, cash, settles, reason)."""
+    rows: list[tuple[Any, ...]] = []
+    for p in range(PARTITIONS):
+        for key, amount, info in read_partition(folder, "j", p, 3):
+            assert partition_of(key) == p
+            entry = _entry(key, amount, info)
+            assert amount == (entry[2] if entry[3] else NOT_SETTLING)
+            rows.append(entry)
+    rows += [("c3", *r) for r in read_partition(folder, "c3", 0, 4)]
     return sorted(rows, key=repr)
 
 

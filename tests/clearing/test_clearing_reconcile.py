@@ -18,6 +18,7 @@ from sscard_gateway.clearing import (
     ReconciliationReport,
     ReconciliationStore,
     StoreChanges,
+    _journal_child,
     reconcile,
     write_acom_lines,
 )
@@ -81,10 +82,20 @@ def dump(path: Path) -> list[Any]:
         return [(t, sorted(db.execute(f"SELECT * FROM {t}"))) for t in sorted(tables)]
 
 
-@pytest.mark.parametrize(("fast", "parallel"), [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize(
+    ("fast", "parallel", "fork"),
+    [(True, True, True), (True, True, False), (True, False, None), (False, False, None)],
+)
 def test_every_kind_of_discrepancy_is_found(
-    tmp_path: Path, leg: Leg, line: Line, fast: bool, parallel: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    leg: Leg,
+    line: Line,
+    fast: bool,
+    parallel: bool,
+    fork: bool | None,
 ) -> None:
+    monkeypatch.setattr(_journal_child, "_can_fork", lambda: fork)  # the helper forked or not
     clean = [leg(n) for n in range(1, 6)]
     short = leg(10, cash=700)
     amount = leg(11, cash=900)
