@@ -22,9 +22,11 @@ belongs to ``D + 1``. The switch moves the boundary:
 
 A ``201`` outside ``at ± grace`` is not accepted (a misconfigured switch must
 not put half a day on the wrong date): the event says so and the caller logs
-it. Time is passed in (STYLE.md 1): nothing here reads a clock. The state
-lives in memory; after a restart the configured time applies until the next
-``201``.
+it. Time is passed in (STYLE.md 1): nothing here reads a clock. The
+boundaries the switch moved are what must survive a restart: :meth:`Cutover.saved`
+gives them as text, which the gateway keeps in the journal, and
+:meth:`Cutover.restore` takes them back when it starts (the rest of the
+state, a cutover in progress, is not kept: the next ``201``/``202`` sets it).
 
 Next-day reversals (``C3``, DOMAIN.md §2): a reversal whose original has an
 earlier settlement date than the reversal's own arrives after that date was
@@ -35,6 +37,7 @@ reversal on its own date as a negative adjustment (see ``docs/clearing.md``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Literal
 
 import attrs
@@ -255,6 +258,44 @@ class Cutover:
         if signal == "cutover_end":
             return self.on_cutover_end(now)
         return None
+
+    def saved(self) -> str:
+        """The boundaries the switch moved, as text to keep across a restart.
+
+        The gateway keeps it in the journal (``SetSetting("cutover.moved",
+        ...)``) each time a boundary moves, and gives it back to
+        :meth:`restore` when it starts.
+
+        Returns:
+            JSON: ``{"YYYYMMDD": "ISO 8601 moment"}`` for the calendar days
+            whose boundary moved (the last ``8`` days at most).
+        """
+        moved = {_yyyymmdd(day): at.isoformat() for day, at in sorted(self._moved.items())}
+        return json.dumps(moved, sort_keys=True)
+
+    def restore(self, saved: str) -> None:
+        """Take back boundaries kept by :meth:`saved` (after a restart).
+
+        Boundaries already known here stay as they are.
+
+        Args:
+            saved: what :meth:`saved` returned.
+
+        Raises:
+            ValueError: ``saved`` is not what :meth:`saved` writes.
+        """
+        try:
+            moved = json.loads(saved)
+            days = {
+                dt.datetime.strptime(day, "%Y%m%d").date(): dt.datetime.fromisoformat(at)
+                for day, at in moved.items()
+            }
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"not a saved cutover state: {exc}") from None
+        for day, at in days.items():
+            if at.date() != day:
+                raise ValueError("not a saved cutover state: a boundary outside its day")
+            self._moved.setdefault(day, at)
 
     def state(self) -> CutoverState:
         """A snapshot of the cutover state.

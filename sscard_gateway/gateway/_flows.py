@@ -49,7 +49,10 @@ from ._records import (
 )
 from ._saf import StoreAndForward
 
-__all__ = ["Flows"]
+__all__ = ["CUTOVER_SETTING", "Flows"]
+
+CUTOVER_SETTING = "cutover.moved"
+"""The journal setting that keeps the cutover boundaries the switch moved."""
 
 log = logging.getLogger("sscard_gateway.gateway")
 

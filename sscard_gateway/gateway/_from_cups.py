@@ -14,7 +14,8 @@ from ..errors import DecodeError, SscardError, ValidationError
 from ..iso import Message
 from ..link import transmission_time as f7
 from ..routing import NoRoute
-from ._flows import Flows
+from ..store import SetSetting
+from ._flows import CUTOVER_SETTING, Flows
 from ._legs import translate_pin
 from ._records import kind_of, with_upstream
 
@@ -35,6 +36,8 @@ class CupsFlows(Flows):
             if not event.accepted:
                 log.warning("cutover %s at %s outside the configured time: ignored",
                             event.signal, now.strftime("%H:%M"))  # fmt: skip
+            if event.changed:  # kept before it is acknowledged: a restart keeps the date
+                await self._journal.apply(SetSetting(CUTOVER_SETTING, self.cutover.saved()))
             return message.response_to("00")
         kind = kind_of(message)
         if message.mti[:3] in ("040", "042"):

@@ -63,6 +63,7 @@ from ..store import (
     open_batching_journal,
 )
 from ._config import GatewayConfig
+from ._flows import CUTOVER_SETTING
 from ._from_cups import CupsFlows
 from ._records import kind_of
 from ._saf import StoreAndForward
@@ -146,6 +147,18 @@ class Gateway(CupsFlows):
 
     # -- running ---------------------------------------------------------------
 
+    async def _restore_cutover(self, journal: BatchingJournal) -> None:
+        """Take back the cutover boundaries the switch moved before a restart."""
+        saved = await journal.setting(CUTOVER_SETTING)
+        if saved is None:
+            return
+        try:
+            self.cutover.restore(saved)
+        except ValueError as exc:
+            log.warning(
+                "the kept cutover state is unreadable (%s): the configured time applies", exc
+            )
+
     async def run(
         self, *, task_status: trio.TaskStatus[dict[str, int]] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -154,6 +167,7 @@ class Gateway(CupsFlows):
         up = cfg.upstream
         async with open_batching_journal(self.journal, max_batch=cfg.journal_batch) as bj:
             self._bj = bj
+            await self._restore_cutover(bj)
             self._saf = StoreAndForward(
                 bj,
                 links=self._link_named,

@@ -22,6 +22,8 @@ from ._journal import Journal as Journal
 from ._journal import NotFound as NotFound
 from ._journal import Op as Op
 from ._journal import OpResult as OpResult
+from ._journal import SetSetting as SetSetting
+from ._journal import Setting as Setting
 from ._journal import UpdateOwed as UpdateOwed
 from ._journal import UpdateTransaction as UpdateTransaction
 from ._records import JournalStatistics as JournalStatistics
@@ -47,6 +49,8 @@ __all__ = [
     "NotFound",
     "Op",
     "OpResult",
+    "SetSetting",
+    "Setting",
     "OwedItem",
     "OwedKind",
     "OwedStatus",

@@ -51,6 +51,8 @@ from ._journal import (
     NotFound,
     Op,
     OpResult,
+    SetSetting,
+    Setting,
     UpdateOwed,
     UpdateTransaction,
 )
@@ -58,7 +60,7 @@ from ._records import JournalStatistics, OwedItem, OwedStatus, TransactionQuery,
 
 __all__ = ["BatchingJournal", "BatchingStatistics", "open_batching_journal"]
 
-_OPS = (InsertTransaction, UpdateTransaction, AddOwed, UpdateOwed)
+_OPS = (InsertTransaction, UpdateTransaction, AddOwed, UpdateOwed, SetSetting)
 
 
 @attrs.frozen(kw_only=True)
@@ -249,6 +251,8 @@ class BatchingJournal:
     async def apply(self, op: AddOwed) -> OwedItem | Duplicate[OwedItem]: ...
     @overload
     async def apply(self, op: UpdateOwed) -> OwedItem | NotFound: ...
+    @overload
+    async def apply(self, op: SetSetting) -> Setting: ...
 
     async def apply(self, op: Op) -> OpResult:
         """Apply one operation; return once it is committed.
@@ -314,6 +318,10 @@ class BatchingJournal:
     async def get_transaction(self, transaction_key: str) -> TransactionRecord | None:
         """:meth:`Journal.get_transaction` in a worker thread."""
         return await trio.to_thread.run_sync(self._journal.get_transaction, transaction_key)
+
+    async def setting(self, name: str) -> str | None:
+        """:meth:`Journal.setting` in a worker thread."""
+        return await trio.to_thread.run_sync(self._journal.setting, name)
 
     async def get_owed(self, id: str) -> OwedItem | None:
         """:meth:`Journal.get_owed` in a worker thread."""

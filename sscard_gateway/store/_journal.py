@@ -19,6 +19,8 @@ duplicate never aborts another caller's write in the same batch:
   the change, or :class:`NotFound`.
 * :class:`AddOwed` returns the stored item, or :class:`Duplicate` when an
   item with that id exists.
+* :class:`SetSetting` returns the :class:`Setting` kept (state that is not
+  a transaction, such as the cutover boundaries the switch moved).
 
 ``apply`` raises only for the store's own failures
 (:class:`~sscard_gateway.errors.JournalError`): every operation's values are
@@ -64,6 +66,8 @@ __all__ = [
     "NotFound",
     "Op",
     "OpResult",
+    "SetSetting",
+    "Setting",
     "UpdateOwed",
     "UpdateTransaction",
 ]
@@ -160,6 +164,40 @@ class UpdateOwed:
     last_response_code: str | None = attrs.field(default=None, validator=_response_code)
 
 
+_SETTING_NAME = attrs.validators.matches_re(r"[a-z][a-z0-9_.-]{0,63}")
+
+
+@attrs.frozen
+class SetSetting:
+    """Keep a small named value the gateway needs after a restart.
+
+    For state that is not a transaction: the cutover boundaries the switch
+    moved (``cutover.moved``). The value replaces the name's last one.
+
+    Results: the :class:`Setting` stored.
+
+    Attributes:
+        name: lower-case letters, digits, ``_ . -`` (at most 64).
+        value: any text (JSON, by convention).
+    """
+
+    name: str = attrs.field(validator=_SETTING_NAME)
+    value: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen
+class Setting:
+    """A named value kept by :class:`SetSetting`.
+
+    Attributes:
+        name: its name.
+        value: its value.
+    """
+
+    name: str
+    value: str
+
+
 @attrs.frozen
 class Duplicate(Generic[T]):
     """The result of an insert whose key (or id) was already journaled.
@@ -182,11 +220,16 @@ class NotFound:
     key: str
 
 
-Op: TypeAlias = InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed
+Op: TypeAlias = InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed | SetSetting
 """One write: what :meth:`Journal.apply` takes a sequence of."""
 
 OpResult: TypeAlias = (
-    TransactionRecord | OwedItem | Duplicate[TransactionRecord] | Duplicate[OwedItem] | NotFound
+    TransactionRecord
+    | OwedItem
+    | Duplicate[TransactionRecord]
+    | Duplicate[OwedItem]
+    | NotFound
+    | Setting
 )
 """The outcome of one :data:`Op`, in the same position as the op."""
 
@@ -310,6 +353,14 @@ class Journal(Protocol):
         Raises:
             JournalError: the store failed.
             JournalKeyError: a payload does not open under the data key.
+        """
+        ...
+
+    def setting(self, name: str) -> str | None:
+        """The value last kept under ``name`` (:class:`SetSetting`), or ``None``.
+
+        Raises:
+            JournalError: the store failed.
         """
         ...
 

@@ -29,6 +29,7 @@ from ._schema import OWED_COLUMNS, TRANSACTION_COLUMNS
 __all__ = [
     "DUE_OWED",
     "GET_OWED",
+    "GET_SETTING",
     "GET_TX",
     "INSERT_OWED",
     "INSERT_TX",
@@ -38,6 +39,8 @@ __all__ = [
     "OWED_STATUS",
     "OWED_UPDATABLE",
     "PAGE_TX",
+    "SETTING_PREFIX",
+    "SET_SETTING",
     "TX_UPDATABLE",
     "UPDATE_OWED",
     "UPDATE_TX",
@@ -91,6 +94,14 @@ OWED_NOW = (
     " (SELECT MIN(created_at) FROM owed WHERE status = ?1)"
 )
 OWED_STATUS = OwedStatus.OWED.value
+
+
+SETTING_PREFIX = "setting:"  # settings share ``meta`` with the key identifiers, named apart
+SET_SETTING = (
+    "INSERT INTO meta (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+GET_SETTING = "SELECT value FROM meta WHERE name = ?"
 
 
 def column_value(value: object) -> object:

@@ -19,7 +19,9 @@ tests.
 
 The PAN key and data key identifiers are written in ``meta`` when the file
 is created; opening it with other keys fails at once with
-:class:`~sscard_gateway.errors.JournalKeyError`.
+:class:`~sscard_gateway.errors.JournalKeyError`. Settings
+(:class:`~sscard_gateway.store.SetSetting`) are kept in ``meta`` too, as
+``setting:<name>``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from ._journal import (
     NotFound,
     Op,
     OpResult,
+    SetSetting,
+    Setting,
     UpdateOwed,
     UpdateTransaction,
 )
@@ -53,6 +57,7 @@ from ._records import (
 from ._rows import (
     DUE_OWED,
     GET_OWED,
+    GET_SETTING,
     GET_TX,
     INSERT_OWED,
     INSERT_TX,
@@ -62,6 +67,8 @@ from ._rows import (
     OWED_STATUS,
     OWED_UPDATABLE,
     PAGE_TX,
+    SET_SETTING,
+    SETTING_PREFIX,
     TX_UPDATABLE,
     UPDATE_OWED,
     UPDATE_TX,
@@ -208,7 +215,9 @@ class SQLiteJournal:
         """
         ops = list(ops)
         for op in ops:
-            if not isinstance(op, InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed):
+            if not isinstance(
+                op, InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed | SetSetting
+            ):
                 raise TypeError(f"not a journal operation: {type(op).__name__}")
         if not ops:
             return []
@@ -245,6 +254,9 @@ class SQLiteJournal:
             params = (op.updated_at, *(column_value(getattr(op, c)) for c in TX_UPDATABLE))
             rows = conn.execute(UPDATE_TX, (*params, op.transaction_key)).fetchall()
             return record_from_row(rows[0]) if rows else NotFound(op.transaction_key)
+        if isinstance(op, SetSetting):
+            conn.execute(SET_SETTING, (SETTING_PREFIX + op.name, op.value))
+            return Setting(op.name, op.value)
         if isinstance(op, AddOwed):
             item = op.item
             row = (
@@ -279,6 +291,16 @@ class SQLiteJournal:
         return owed_item(values)
 
     # -- reads ---------------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        """The value last kept under ``name`` (:class:`SetSetting`), or ``None``.
+
+        Raises:
+            JournalError: the store failed.
+            JournalClosed: the journal is closed.
+        """
+        rows = self._read(GET_SETTING, (SETTING_PREFIX + name,))
+        return str(rows[0][0]) if rows else None
 
     def get_transaction(self, transaction_key: str) -> TransactionRecord | None:
         """The transaction journaled under ``transaction_key``, or ``None``.

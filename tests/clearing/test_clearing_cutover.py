@@ -133,3 +133,33 @@ def test_mmdd_settlement_dates_take_the_nearest_year() -> None:
     for bad in ("1332", "12", "ab12"):
         with pytest.raises(ValueError):
             resolve_mmdd(bad, dt.date(2024, 1, 1))
+
+
+def test_moved_boundaries_are_saved_and_restored() -> None:
+    before = Cutover(dt.time(23, 0))
+    before.on_cutover_begin(dt.datetime(2024, 11, 25, 22, 50))
+    before.on_cutover_begin(dt.datetime(2024, 11, 26, 22, 55))
+    after = Cutover(dt.time(23, 0))
+    after.restore(before.saved())
+    assert after.state().moved == before.state().moved
+    assert after.settlement_date(dt.datetime(2024, 11, 26, 22, 56)) == "20241127"
+    assert Cutover(dt.time(23, 0)).saved() == "{}"
+    # what is known here already stays
+    after.restore('{"20241126": "2024-11-26T22:40:00"}')
+    assert after.state().moved["20241126"] == dt.datetime(2024, 11, 26, 22, 55)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "",
+        "[]",
+        '{"2024": "2024-11-26T22:40:00"}',
+        '{"20241126": "soon"}',
+        '{"20241126": "2024-11-27T22:40:00"}',
+        '{"20241126": 5}',
+    ],
+)
+def test_an_unreadable_saved_state_is_refused(saved: str) -> None:
+    with pytest.raises(ValueError, match="not a saved cutover state"):
+        Cutover(dt.time(23, 0)).restore(saved)

@@ -229,3 +229,22 @@ async def test_switch_cutover_messages_are_answered_and_applied(world):
     state = world.gateway.cutover.state()
     assert (state.last_begin is not None) == expected.accepted
     assert state.in_progress == expected.accepted
+
+
+async def test_a_cutover_the_switch_moved_survives_a_restart(world):
+    cups = load_dialect("cups")
+    early = datetime(2024, 11, 26, 22, 55)  # five minutes before the configured 23:00
+    world.gateway._clock = lambda: early
+    begin = cups.message(
+        "0820",
+        {7: early.strftime("%m%d%H%M%S"), 11: "880002", 33: "00010000", 70: "201"},
+        header=cups.default_header(),
+    )
+    response = await world.switch.links[0].request(begin, timeout=5)
+    assert response[39] == "00"
+    assert world.gateway.cutover.state().moved == {"20241126": early}
+    assert world.journal.setting("cutover.moved") == world.gateway.cutover.saved()
+    await world.restart_gateway()
+    restored = world.gateway.cutover
+    assert restored.state().moved == {"20241126": early}
+    assert restored.settlement_date(datetime(2024, 11, 26, 22, 56)) == "20241127"

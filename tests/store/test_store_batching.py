@@ -23,6 +23,8 @@ from sscard_gateway.store import (
     OpResult,
     OwedItem,
     OwedStatus,
+    SetSetting,
+    Setting,
     SQLiteJournal,
     TransactionQuery,
     TransactionRecord,
@@ -163,6 +165,9 @@ async def test_results_are_typed_per_operation(
         again = await bj.apply(InsertTransaction(record("K1")))
         assert isinstance(again, Duplicate) and again.existing == updated
         assert await bj.apply_many([]) == []
+        assert await bj.apply(SetSetting("cutover.moved", "{}")) == Setting("cutover.moved", "{}")
+        assert await bj.setting("cutover.moved") == "{}"
+        assert await bj.setting("absent") is None
 
 
 async def test_an_error_reaches_every_waiter_of_its_batch_and_only_them(

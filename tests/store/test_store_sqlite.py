@@ -23,6 +23,8 @@ from sscard_gateway.store import (
     OwedItem,
     OwedKind,
     OwedStatus,
+    SetSetting,
+    Setting,
     SQLiteJournal,
     TransactionRecord,
     TransactionStatus,
@@ -382,3 +384,31 @@ def test_not_a_database(tmp_path: Path, open_journal: Opener) -> None:
 def test_sqlite_journal_is_a_journal(journal: SQLiteJournal) -> None:
     typed: Journal = journal
     assert typed.pan_hasher.key_id == journal.pan_hasher.key_id
+
+
+def test_settings_are_kept_across_reopen_apart_from_the_key_ids(
+    tmp_path: Path, open_journal: Opener, record: Record
+) -> None:
+    path = tmp_path / "journal.db"
+    journal = open_journal(path)
+    assert journal.setting("cutover.moved") is None
+    results = journal.apply(
+        [
+            SetSetting("cutover.moved", '{"a": 1}'),
+            InsertTransaction(record("K1")),
+            SetSetting("cutover.moved", '{"a": 2}'),  # the last value wins
+            SetSetting("pan_key_id", "mine"),  # a setting, not the key identifier
+        ]
+    )
+    assert results[0] == Setting("cutover.moved", '{"a": 1}')
+    journal.close()
+    journal = open_journal(path)  # the key identifiers still check out
+    assert journal.setting("cutover.moved") == '{"a": 2}'
+    assert journal.setting("pan_key_id") == "mine"
+    journal.close()
+
+
+@pytest.mark.parametrize("name", ["", "Cutover", "a b", "x" * 65, "1st"])
+def test_a_setting_needs_a_plain_name(name: str) -> None:
+    with pytest.raises(ValueError):
+        SetSetting(name, "v")
