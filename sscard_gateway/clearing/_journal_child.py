@@ -22,6 +22,7 @@ not a journal of schema version 1), ``{"done": true}`` after pairing, or
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import marshal
 import os
@@ -205,6 +206,7 @@ def _serve(args: list[str], inp: IO[bytes], out: IO[bytes]) -> int:
         out.write(json.dumps(message).encode("utf-8") + b"\n")
         out.flush()
 
+    gc.disable()  # its own process, allocating millions of tuples and no cycles
     try:
         journal_file, folder, date, rules_json, first, last, count = args
         rules = ClearingRules(**json.loads(rules_json))

@@ -76,11 +76,23 @@ _SETTLING = (
     " coalesce(upstream_rrn, ''), cash"
     f" FROM src.transactions NOT INDEXED WHERE {_RANGE} AND {_PLAIN}"
 )
+# the date's other records, in one scan (a temporary table: bounded memory);
+# the same-day cancellations are among them (their kinds are not ordinary)
 _OTHERS = (
-    "SELECT transaction_key, kind, status, destination, upstream_key, upstream_stan,"  # noqa: S608
+    "CREATE TEMP TABLE others AS SELECT transaction_key, kind, status, destination,"  # noqa: S608
+    " upstream_key, upstream_stan, upstream_rrn, cash, original_key"
+    f" FROM src.transactions WHERE {_RANGE} AND NOT ({_PLAIN})"
+)
+_CANCELLED = (
+    "CREATE TEMP TABLE cancelled AS SELECT DISTINCT original_key AS k FROM temp.others"
+    " WHERE kind IN (SELECT value FROM json_each(:cancelling))"
+    " AND status = 'approved' AND coalesce(original_key, '') <> ''"
+)
+_READ_OTHERS = (
+    "SELECT transaction_key, kind, status, destination, upstream_key, upstream_stan,"
     " upstream_rrn, cash,"
     " status = 'reversed' AND transaction_key IN (SELECT k FROM temp.cancelled), original_key"
-    f" FROM src.transactions WHERE {_RANGE} AND NOT ({_PLAIN})"
+    " FROM temp.others ORDER BY rowid"
 )
 # two index look-ups (one query with both min and max would scan the date)
 _BOUNDS = (
@@ -90,11 +102,6 @@ _BOUNDS = (
 _ORIGINAL = (
     "SELECT settlement_date, destination, upstream_key, upstream_stan, upstream_rrn, cash"
     " FROM src.transactions WHERE transaction_key = ?"
-)
-_CANCELLED = (
-    "CREATE TEMP TABLE cancelled AS SELECT DISTINCT original_key AS k FROM src.transactions"
-    " WHERE settlement_date = :d AND kind IN (SELECT value FROM json_each(:cancelling))"
-    " AND status = 'approved' AND coalesce(original_key, '') <> ''"
 )
 
 
@@ -379,9 +386,10 @@ def read_sqlite(
         }
         side = JournalSide(Path(folder), settlement_date, rules, part=part)
         if others:  # first: the claims then even out what is left
+            conn.execute(_OTHERS, params)
             conn.execute(_CANCELLED, params)
             conn.execute("CREATE INDEX temp.cancelled_k ON cancelled (k)")
-            cursor = conn.execute(_OTHERS, params)
+            cursor = conn.execute(_READ_OTHERS)
             while rows := cursor.fetchmany(4096):
                 for row in rows:
                     original = None

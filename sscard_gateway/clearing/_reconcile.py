@@ -24,7 +24,9 @@ written to the work files: keys, amounts and line offsets only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import os
 import sqlite3
 import tempfile
@@ -141,6 +143,23 @@ def _settles(
     return settles
 
 
+@contextlib.contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector for the run (as it was, after).
+
+    Reconciliation allocates millions of short-lived tuples and makes no
+    reference cycles; the collector's passes over them cost about 4% of the
+    run and free nothing. Reference counting still frees everything.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _check_date(settlement_date: str) -> None:
     try:
         dt.datetime.strptime(settlement_date, "%Y%m%d")
@@ -198,7 +217,10 @@ def reconcile(
     path = Path(acom)
     if not path.is_file():
         raise ClearingError(f"no clearing file {path.name}")
-    with tempfile.TemporaryDirectory(prefix="sscard-recon-", dir=workdir) as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="sscard-recon-", dir=workdir) as work,
+        _without_cycle_collection(),
+    ):
         folder = Path(work)
         file_side, summary, helper = _read_both(
             journal,
