@@ -18,7 +18,8 @@ extended slice) are translated together, checked together
 (``set.issuperset`` over their shapes, cut with one ``struct``) and cut
 together (``struct.iter_unpack``), all in C. A line that breaks the run
 (another length, a new shape, a bad line) is taken alone, and the run
-starts again after it.
+starts again after it. A line too long to be one (64 KiB without a line
+end) is reported and skipped to its end without being held.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ __all__ = ["AcomProblem", "Scanner"]
 
 _MAX_SHAPES = 65_536
 _READ_LINES = 2048  # lines of the layout's width read at a time
+_MAX_LINE = 65_536  # a longer line is reported without being held
+_TOO_LONG = f"is longer than {_MAX_LINE} characters"
 
 
 @attrs.frozen(kw_only=True)
@@ -135,8 +138,9 @@ class Scanner:
         lw = self.layout.line_width
         table, shapes, update = self._table, self._shapes, self.digest.update
         stride = lw + 1
+        longest = max(_MAX_LINE, 4 * (lw + 2))
         buf, base, number = b"", 0, 0
-        more = True
+        more, overlong = True, False
         while more:
             data = stream.read(self.read_lines * (lw + 2))
             more = bool(data)
@@ -144,6 +148,10 @@ class Scanner:
                 update(data)
                 buf = buf + data if buf else data
             pos, end = 0, len(buf)
+            if overlong:  # the rest of a line too long to hold: up to its end
+                nl = buf.find(b"\n")
+                pos = end if nl < 0 else nl + 1
+                overlong = nl < 0
             while pos < end:
                 n = (end - pos) // stride
                 aligned = n - len(buf[pos + stride - 1 : pos + n * stride : stride].lstrip(b"\n"))
@@ -165,6 +173,12 @@ class Scanner:
                     limit = pos + aligned * stride  # a shape not seen: line by line
                 while pos < limit:
                     nl = buf.find(b"\n", pos)
+                    if nl < 0 and more and end - pos > longest:
+                        number += 1  # not held whole: reported, and skipped to its end
+                        self.bad_lines += 1
+                        report(AcomProblem(line=number, field="line", problem=_TOO_LONG))
+                        pos, overlong = end, True
+                        break
                     if nl < 0:
                         if more:
                             break  # a part of a line: read on

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import marshal
 import os
 import resource
 import signal
@@ -39,7 +38,7 @@ from ..errors import ClearingError
 from ._blocks import Claims, RowBlocks
 from ._journal_side import read_sqlite
 from ._matching import Paired, pair
-from ._partition import PARTITIONS
+from ._partition import PARTITIONS, read_values, write_value
 from ._rules import ClearingRules
 
 __all__ = ["Helper", "rules_to_json"]
@@ -165,12 +164,10 @@ class Helper:
         self._send(b"pair")
 
     def pairs(self) -> Iterator[Paired]:
-        """What it paired (waits for it), then it is finished."""
+        """What it paired, a partition at a time (waits for it; then it is finished)."""
         self._receive("done")
         self.finish()
-        data = (Path(self.folder) / _RESULTS).read_bytes()
-        results: list[Paired] = marshal.loads(data)  # noqa: S302 - the helper wrote it
-        return iter(results)
+        return read_values(Path(self.folder) / _RESULTS)
 
     def finish(self) -> None:
         """Let it go and wait for it to exit (idempotent)."""
@@ -218,8 +215,9 @@ def _serve(args: list[str], inp: IO[bytes], out: IO[bytes]) -> int:
         if summary is None or inp.readline().strip() != b"pair":
             return 0
         work = Path(folder)
-        results = [pair(work, p) for p in Claims(folder, "pair", PARTITIONS).take()]
-        (work / _RESULTS).write_bytes(marshal.dumps(results))
+        with (work / _RESULTS).open("wb") as results:
+            for partition in Claims(folder, "pair", PARTITIONS).take():
+                write_value(results, pair(work, partition))
         say({"done": True})
     except Exception as exc:
         say({"error": f"{type(exc).__name__}: {exc}"})

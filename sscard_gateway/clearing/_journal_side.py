@@ -5,12 +5,10 @@ journal records. Through the ``Journal`` interface
 (:meth:`~sscard_gateway.store.Journal.transactions`, any journal) each
 record becomes a ``TransactionRecord`` first: correct, bounded in memory,
 about 10 µs a record. A SQLite journal file can instead be read directly
-(read-only) for only the columns needed: most of the date's rows in a
-child process (:func:`start_child`) while the main process reads
-UnionPay's file, the rest in the main process afterwards (shared by
-blocks of rows claimed by whoever comes first, :mod:`._blocks`), so that
-both finish together. That reader uses
-the journal's **documented** schema
+(read-only, :func:`read_sqlite`) for only the columns needed, by two
+processes at once: the helper process (:mod:`._journal_child`) and this
+one, sharing the rows by blocks claimed by whoever comes first
+(:mod:`._blocks`). That reader uses the journal's **documented** schema
 (``docs/journal.md``, version 1: one column per record field) and runs
 only when the file says version 1 and has those columns; otherwise the
 generic reader runs. SQLite threads would not help: two connections
@@ -25,10 +23,9 @@ reader: key, amount, info, see :class:`JournalSide`); a record without one
 is only counted, by reason (``no_cups_leg``), except a next-day reversal
 (``C3``) of a CUPS transaction, which goes to ``c3-00.bin`` with its
 original's key and cash part. For the common record (approved, an ordinary
-kind, a CUPS leg) the direct reader selects fewer columns, has SQLite
-write the amount digits and builds the key inline
-(:meth:`JournalSide.add_settling`); a test holds it equal to the generic
-reader on every rule and on odd keys.
+kind, a CUPS leg) the direct reader selects fewer columns, reads the text
+as bytes and builds the key inline (:meth:`JournalSide.add_settling`); a
+test holds it equal to the generic reader on every rule and on odd keys.
 """
 
 from __future__ import annotations

@@ -8,14 +8,19 @@ fen (the file's, or the journal's cash part) when the record settles,
 or the journal record's transaction key (settling, as UTF-8 bytes) or
 ``(transaction key, cash part, reason)``.
 
-A clean pair is then simply a ``(key, amount)`` item found on both sides,
-so each partition is matched with two dictionaries and the set difference
-of their items, in C: ``file.items() - journal.items()`` is every file
-line that is long or differs, and the other way round every journal
-record that is short, differs or does not settle. Only those few become
-Python objects and are classified one by one: a key on both sides is an
-amount or status mismatch, a journal-only key is short (or a record that does not
-settle), a file-only key is long. Memory holds one partition at a time.
+A clean pair is then simply a key the other side holds with the same
+amount, so each partition is paired (:func:`pair`) with a dictionary per
+side, in C: every journal key is looked up in the file's
+(``map(file.get, keys)``), compared with its own amount
+(``map(operator.ne, ...)``) and the odd ones picked out
+(``itertools.compress``): short, different or not settling; the same the
+other way round gives the file's long or different lines. Only those few
+become Python objects and are classified one by one (:class:`Matcher`): a
+key on both sides is an amount or status mismatch, a journal-only key is
+short (or a record that does not settle), a file-only key is long. Memory
+holds one partition at a time. Pairing needs nothing but the partition
+files, so the helper process pairs some partitions too
+(:mod:`._journal_child`).
 
 A key that occurs more than once on a side (UnionPay lists a line twice)
 is paired in order: the n-th journal record with the n-th line; the extra

@@ -37,6 +37,8 @@ __all__ = [
     "partition_of",
     "read_columns",
     "read_partition",
+    "read_values",
+    "write_value",
 ]
 
 PARTITIONS: Final = 64
@@ -96,8 +98,7 @@ class PartitionWriter:
         """Write one partition's buffer out."""
         buffer = self.buffers[partition]
         if buffer:
-            data = marshal.dumps(buffer)
-            self._files[partition].write(_SIZE.pack(len(data)) + data)
+            write_value(self._files[partition], buffer)
             buffer.clear()
 
     def close(self) -> None:
@@ -125,16 +126,24 @@ def read_columns(
     flat: list[Any] = []
     for side in sides:
         path = folder / f"{side}-{partition:02d}.bin"
-        if not path.exists():
-            continue
-        data = path.read_bytes()
-        at = 0
-        while at < len(data):
-            (size,) = _SIZE.unpack_from(data, at)
-            at += _SIZE.size
-            flat += marshal.loads(data[at : at + size])  # noqa: S302 - PartitionWriter wrote it
-            at += size
+        if path.exists():
+            for chunk in read_values(path):
+                flat += chunk
     return [flat[i::width] for i in range(width)]
+
+
+def write_value(file: BinaryIO, value: Any) -> None:
+    """Append one value (a chunk) to a work file: its length, then it, by :mod:`marshal`."""
+    data = marshal.dumps(value)
+    file.write(_SIZE.pack(len(data)) + data)
+
+
+def read_values(path: Path) -> Iterator[Any]:
+    """The values :func:`write_value` appended to a work file, in order."""
+    with path.open("rb") as file:
+        while head := file.read(_SIZE.size):
+            (size,) = _SIZE.unpack(head)
+            yield marshal.loads(file.read(size))  # noqa: S302 - write_value wrote it
 
 
 def read_partition(

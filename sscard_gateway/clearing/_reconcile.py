@@ -11,15 +11,16 @@ and the findings go to a
 :class:`~sscard_gateway.clearing.ReconciliationStore`, idempotently.
 
 How it stays within memory and time on a million records each side (a
-hash join in partitions, :mod:`._partition`): the main process scans the
-file (:class:`~sscard_gateway.clearing.AcomReader`'s scanner) and writes
-each good line's key, amount and place to its partition on disk; the
-journal side is read and partitioned the same way (:mod:`._journal_side`),
-in a child process when the journal is a SQLite file, so both sides are
-read at once on two cores. Then the partitions are joined one at a time
-(:mod:`._matching`). No side is ever held in memory whole, nothing is
-sorted, and only discrepancies become objects. The clear PAN is never
-written to the work files: keys, amounts and line offsets only.
+hash join in partitions, :mod:`._partition`): this process scans the file
+(:mod:`._acom_scan`) and writes each good line's key, amount and number to
+its partition on disk; the journal side is read and partitioned the same
+way (:mod:`._journal_side`), by a helper process too when the journal is a
+SQLite file (:mod:`._journal_child`), so both sides are read at once on
+two cores, the rows shared by claims (:mod:`._blocks`). Then the
+partitions are paired, by both processes (:func:`~._matching.pair`), and
+the odd pairs become findings here. No side is ever held in memory whole,
+nothing is sorted, and only discrepancies become objects. The clear PAN is
+never written to the work files: keys, amounts and line numbers only.
 """
 
 from __future__ import annotations
@@ -234,17 +235,16 @@ def reconcile(
             max_problems,
             parallel,
         )
-        if progress is not None:
-            progress("reading journal", summary["records"], summary["records"])
-            progress("matching", 0, 1)
-        matcher = Matcher(folder, journal, path, layout, settlement_date, file_side.runs)
         try:
+            if progress is not None:
+                progress("reading journal", summary["records"], summary["records"])
+                progress("matching", 0, 1)
+            matcher = Matcher(folder, journal, path, layout, settlement_date, file_side.runs)
             findings = matcher.findings(_paired(folder, helper))
             changes = store.record_discrepancies(settlement_date, findings, now=now)
-        except BaseException:
+        finally:
             if helper is not None:
-                helper.kill()
-            raise
+                helper.kill()  # only if it has not finished (a failure here)
         counts = matcher.counts
         not_settling = Counter(summary["unkeyed"]) + matcher.not_settling
         report = ReconciliationReport(

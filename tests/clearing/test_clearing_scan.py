@@ -94,3 +94,14 @@ def test_a_run_is_cut_by_a_line_of_another_length() -> None:
         (2, width, width, 1),
         (4, 2 * width + 6, width, 3),
     ]
+
+
+def test_a_line_too_long_to_hold_is_reported_once_and_skipped() -> None:
+    data = good(1) + b"x" * 200_000 + b"\n" + good(2) + b"y" * 100_000
+    problems: list[AcomProblem] = []
+    scanner = Scanner(LAYOUT, WANTED, read_lines=3)
+    got = [number for number, _, _ in scanner.scan(io.BytesIO(data), problems.append)]
+    assert got == [1, 3]
+    assert [(p.line, p.field) for p in problems] == [(2, "line"), (4, "line")]
+    assert problems[0].problem == "is longer than 65536 characters"
+    assert scanner.lines == 4 and scanner.bad_lines == 2
