@@ -7,7 +7,8 @@ kind of discrepancy planted: long, short, amount mismatch, status mismatch
 
 * ours: ``reconcile()`` (file scan, journal read, match, store, details),
   in a process of its own so that its peak RSS (``ru_maxrss``) is its own
-  (the journal-reading child it starts is reported beside it);
+  (the helper process it starts, which reads the journal and pairs partitions
+  too, is reported beside it);
 * coreutils: ``sort`` of both sides' key + amount lines (extracted before
   the clock starts) and ``join -a1 -a2`` of the sorted files, with
   ``LC_ALL=C`` (what a shell script doing the same job would run).
@@ -269,7 +270,7 @@ def ours(folder: Path) -> None:
         )
         elapsed = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the journal reader
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the helper process
     print(
         json.dumps(
             {
@@ -354,7 +355,7 @@ def run(folder: Path, records: int) -> None:
     print(f"matched {mine['matched']}, not settling {mine['not_settling']}")
     print(
         f"peak RSS of ours: {mine['rss_mb']:.0f} MB"
-        f" (its journal-reading child process: {mine['child_rss_mb']:.0f} MB)"
+        f" (its helper process: {mine['child_rss_mb']:.0f} MB)"
     )
     print(
         json.dumps(
