@@ -9,11 +9,11 @@ UnionPay's file; when this process says so (every partition is written),
 it pairs the partitions it claims (:func:`~._matching.pair`) and writes
 what it found to ``helper-pairs.bin`` in the work folder.
 
-How it starts: forked (:func:`os.fork`) when this process runs one thread
-only, so that it starts at once with everything already imported;
-otherwise (a program with threads, where forking is unsafe) as a new
-interpreter running this module (``python -m``), which never re-imports
-the caller's main module. Either way it talks over two pipes, a JSON line
+How it starts: forked (:func:`os.fork`) on Linux when this process runs
+one thread only, so that it starts at once with everything already
+imported; otherwise (a program with threads, where forking is unsafe, or
+another system) as a new interpreter running this module (``python -m``),
+which never re-imports the caller's main module. Either way it talks over two pipes, a JSON line
 at a time: ``{"summary": ...}`` after reading (``null`` when the file is
 not a journal of schema version 1), ``{"done": true}`` after pairing, or
 ``{"error": "..."}``; it is told ``pair`` or ``stop``.
@@ -192,8 +192,8 @@ class Helper:
 
 
 def _can_fork() -> bool:
-    """Forking is safe: this process runs one thread only (and can fork)."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Forking is safe: Linux (macOS's system libraries refuse a forked child), one thread."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _serve(args: list[str], inp: IO[bytes], out: IO[bytes]) -> int:
