@@ -47,6 +47,10 @@ class LinkConfig:
             (CUPS F33; POS F41, F42 and F60 with its batch).
         header: header of the network requests we build (dialect default
             when ``None``).
+        max_handling: inbound requests handled at once on one connection;
+            one more is answered ``busy_code`` at once (a peer cannot make
+            us hold unbounded work).
+        busy_code: F39 of that answer (``91``: switch or issuer inoperative).
     """
 
     sign_on: bool = True
@@ -62,11 +66,17 @@ class LinkConfig:
         factory=dict, converter=_frozen_map, eq=False
     )
     header: Header | None = None
+    max_handling: int = attrs.field(default=256, validator=attrs.validators.ge(1))
+    busy_code: str = "91"
 
 
 @attrs.frozen
 class LinkStatistics:
-    """A snapshot of one link (STYLE.md 10)."""
+    """A snapshot of one link (STYLE.md 10).
+
+    ``busy`` counts inbound requests answered ``busy_code`` because
+    ``max_handling`` were in hand.
+    """
 
     state: LinkState
     in_flight: int
@@ -77,3 +87,4 @@ class LinkStatistics:
     failures: int
     unmatched: int
     frames_rejected: int
+    busy: int = 0

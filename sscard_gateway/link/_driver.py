@@ -25,6 +25,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 
+import attrs
 import trio
 
 from ..errors import (
@@ -142,6 +143,8 @@ class StreamDriver:
         self._closing = False
         self._finished = trio.Event()
         self._open_at_once = False  # skip sign-on on connect (a listening end without it)
+        self._handling = 0  # inbound requests in hand
+        self._busy = 0  # inbound requests answered busy_code at once
 
     # -- public ---------------------------------------------------------------------
 
@@ -151,8 +154,8 @@ class StreamDriver:
         return self.proto.state
 
     def statistics(self) -> LinkStatistics:
-        """A snapshot of the protocol's counters."""
-        return self.proto.statistics()
+        """A snapshot of the protocol's counters (and of the requests refused busy)."""
+        return attrs.evolve(self.proto.statistics(), busy=self._busy)
 
     async def wait_ready(self) -> None:
         """Wait until the link is signed on (at once if it is)."""
@@ -316,22 +319,44 @@ class StreamDriver:
         nursery = self._handlers if self._handlers is not None else self._nursery
         if nursery is None:
             return
+        config = self.proto.config
+        if self._handling >= config.max_handling:
+            self._busy += 1
+            log.warning("%s: %d requests in hand; answering %s at once: %r", self.name,
+                        self._handling, config.busy_code, message)  # fmt: skip
+            self._respond(message.response_to(config.busy_code), self._session)
+            return
+        self._handling += 1
         nursery.start_soon(self._handle, message, self._session)
 
     async def _handle(self, message: Message, session: int) -> None:
         response: Message | None
-        if self._handler is None:
-            log.warning("%s: no handler for %r", self.name, message)
-            response = message.response_to(self._unhandled_code)
-        else:
-            try:
-                response = await self._handler(message)
-            except Exception as exc:
-                code = getattr(exc, "response_code", None) or "96"
-                log.exception("%s: handler failed on %r; answering %s", self.name, message, code)
-                response = message.response_to(code)
-        if response is None:
-            return
+        try:
+            if self._handler is None:
+                log.warning("%s: no handler for %r", self.name, message)
+                response = message.response_to(self._unhandled_code)
+            else:
+                try:
+                    response = await self._handler(message)
+                except Exception as exc:
+                    code = getattr(exc, "response_code", None) or "96"
+                    log.exception(
+                        "%s: handler failed on %r; answering %s", self.name, message, code
+                    )
+                    response = message.response_to(code)
+        finally:
+            self._handling -= 1
+        if response is not None:
+            self._respond(response, session)
+            self._dispatch()
+
+    def _respond(self, response: Message, session: int) -> None:
+        """Send an answer on the connection its request came in on (if it is still up).
+
+        It does not dispatch the events the send may raise: its callers do
+        (a busy answer is sent from inside :meth:`_dispatch`, which must not
+        recurse once per buffered request).
+        """
         if session != self._session or self._out is None:
             log.warning("%s: connection gone, response dropped: %r", self.name, response)
             return
@@ -341,7 +366,6 @@ class StreamDriver:
             log.error("%s: cannot send response %r: %s", self.name, response, exc)
             return
         self._write(data)
-        self._dispatch()
 
     async def _echo(self) -> None:
         try:

@@ -480,3 +480,38 @@ async def test_drop_cuts_the_line_and_the_client_reconnects(h, autojump_clock):
             link.drop()
             await trio.sleep(1.5)
             assert len(net.connects) == 3
+
+
+async def test_requests_beyond_max_handling_are_answered_busy_at_once(h, autojump_clock):
+    release = trio.Event()
+
+    async def slow(message):
+        await release.wait()
+        return message.response_to("00")
+
+    served = []
+    answers: dict[str, str] = {}
+    config = LinkConfig(network_fields=h.CLIENT_FIELDS, echo_interval=30.0, max_handling=2)
+    async with trio.open_nursery() as nursery:
+        net = h.MemoryNetwork(nursery, h.peer(on_connect=served.append))
+        async with open_link(
+            h.CUPS, net.connect, handler=slow, **h.link_kwargs(config=config)
+        ) as link:
+            await link.wait_ready()
+            peer = served[0]
+            await peer.wait_ready()
+
+            async def call(stan):
+                answers[stan] = (await peer.request(h.purchase(stan), timeout=50.0))[39]
+
+            async with trio.open_nursery() as callers:
+                for i in range(5):
+                    callers.start_soon(call, f"{i + 1:06d}")
+                await trio.sleep(1)
+                # two in hand, three answered busy at once
+                assert sorted(answers.values()) == ["91", "91", "91"]
+                assert link.statistics().busy == 3
+                release.set()
+            assert sorted(answers.values()) == ["00", "00", "91", "91", "91"]
+            answer = await peer.request(h.purchase("000009"), timeout=5.0)
+            assert answer[39] == "00"  # the slots were given back
