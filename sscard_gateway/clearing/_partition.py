@@ -17,7 +17,7 @@ one flat list (values are ``bytes``, ``str``, ``int`` and tuples of them;
 marshal is three times as fast as pickle here). The reader takes the
 columns back out with slices (``chunk[0::width]``), also in C. The files
 are this reconciliation's own temporary files, written and read by the
-same interpreter (a child process is the same executable), never by
+same interpreter (the helper process is the same executable), never by
 anything else.
 """
 

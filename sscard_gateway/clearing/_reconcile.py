@@ -201,8 +201,9 @@ def reconcile(
         progress: called as ``progress(phase, done, total)``.
         max_problems: bad-line problems kept in the report and the store
             (all are counted).
-        parallel: read most of ``journal_file`` in a child Python process,
-            at the same time as the file (``False``: all of it, here).
+        parallel: share the work with a helper process (it reads
+            ``journal_file`` while this process reads the file, then both
+            pair partitions); ``False``: everything here.
 
     Returns:
         The report, with what saving it changed.
