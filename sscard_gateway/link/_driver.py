@@ -324,7 +324,12 @@ class StreamDriver:
             self._busy += 1
             log.warning("%s: %d requests in hand; answering %s at once: %r", self.name,
                         self._handling, config.busy_code, message)  # fmt: skip
-            self._respond(message.response_to(config.busy_code), self._session)
+            try:
+                busy = message.response_to(config.busy_code)
+            except SscardError as exc:  # nothing to answer it with: dropped
+                log.error("%s: cannot answer %r: %s", self.name, message, exc)
+                return
+            self._respond(busy, self._session)
             return
         self._handling += 1
         nursery.start_soon(self._handle, message, self._session)
