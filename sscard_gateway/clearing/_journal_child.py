@@ -25,7 +25,6 @@ import contextlib
 import gc
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -78,7 +77,6 @@ class Helper:
         self.folder = folder
         self._to, self._from = to_helper, from_helper
         self._pid, self._process = pid, process
-        self.peak_rss_kib = 0
         self._finished = False
 
     @classmethod
@@ -155,8 +153,6 @@ class Helper:
     def summary(self) -> dict[str, Any] | None:
         """What the helper read (waits for it); ``None``: not a journal of schema version 1."""
         summary: dict[str, Any] | None = self._receive("summary")
-        if summary is not None:
-            self.peak_rss_kib = int(summary.pop("peak_rss_kib", 0))
         return summary
 
     def pair(self) -> None:
@@ -209,8 +205,6 @@ def _serve(args: list[str], inp: IO[bytes], out: IO[bytes]) -> int:
         rules = ClearingRules(**json.loads(rules_json))
         blocks = RowBlocks(folder, int(first), int(last), int(count))
         summary = read_sqlite(journal_file, folder, date, rules, blocks=blocks)
-        if summary is not None:
-            summary["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         say({"summary": summary})
         if summary is None or inp.readline().strip() != b"pair":
             return 0

@@ -50,6 +50,7 @@ from ._store_schema import (
     RUN_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
+    insert_sql,
     run_values,
     values_of,
 )
@@ -137,12 +138,7 @@ class ReconciliationStore:
         cols = ", ".join(columns)
         row = db.execute(f"SELECT {cols}, state FROM {table} WHERE {where}", (date, key)).fetchone()  # noqa: S608
         if row is None:
-            marks = ", ".join("?" * (len(columns) + 5))
-            db.execute(
-                f"INSERT INTO {table} (settlement_date, match_key, {cols}, state, first_at,"  # noqa: S608
-                f" updated_at) VALUES ({marks})",
-                (date, key, *values, "open", now, now),
-            )
+            db.execute(insert_sql(table, columns), (date, key, *values, "open", now, now))
             changes[0] += 1
         elif tuple(row) != (*values, "open"):
             sets = ", ".join(f"{c} = ?" for c in columns)
@@ -162,10 +158,8 @@ class ReconciliationStore:
                 (DISCREPANCIES, D_COLUMNS, 0),
                 (ADJUSTMENTS, A_COLUMNS, 1),
             ):
-                marks = ", ".join("?" * (len(columns) + 5))
                 db.executemany(
-                    f"INSERT INTO {table} (settlement_date, match_key, {', '.join(columns)},"  # noqa: S608
-                    f" state, first_at, updated_at) VALUES ({marks})",
+                    insert_sql(table, columns),
                     (
                         (
                             date,

@@ -22,6 +22,7 @@ __all__ = [
     "RUN_COLUMNS",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "insert_sql",
     "run_values",
     "values_of",
 ]
@@ -54,6 +55,19 @@ SCHEMA = (
     "CREATE TABLE reconciliation_problems (settlement_date TEXT NOT NULL, line INTEGER NOT NULL,"
     " field TEXT NOT NULL, problem TEXT NOT NULL, PRIMARY KEY (settlement_date, line, field))",
 )
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    """The statement inserting one open row of a discrepancy or adjustment table.
+
+    Its parameters: date, match key, ``columns``' values, ``"open"``, and the
+    time twice (``first_at``, ``updated_at``).
+    """
+    marks = ", ".join("?" * (len(columns) + 5))
+    return (
+        f"INSERT INTO {table} (settlement_date, match_key, {', '.join(columns)},"  # noqa: S608
+        f" state, first_at, updated_at) VALUES ({marks})"
+    )
 
 
 def values_of(item: Discrepancy | Adjustment, columns: Sequence[str]) -> tuple[Any, ...]:

@@ -22,9 +22,9 @@ from ..conformance import (
     load_cases,
     run_conformance,
 )
-from ..crypto import MasterKey, SoftwareSecurityModule
+from ..crypto import SoftwareSecurityModule
 from ..errors import SpecError
-from ._crypto import KEY_STORE_ENV
+from ._crypto import KEY_STORE_ENV, load_master_key
 
 __all__ = ["register"]
 
@@ -108,12 +108,7 @@ def _conformance(args: argparse.Namespace) -> int:
         raise SpecError("conformance", "--peer", "give the peer's HOST:PORT, or --offline-only")
     security = None
     if args.keys is not None:
-        master = (
-            MasterKey.from_file(args.master_key)
-            if args.master_key is not None
-            else MasterKey.from_env()
-        )
-        security = SoftwareSecurityModule.open(args.keys, master)
+        security = SoftwareSecurityModule.open(args.keys, load_master_key(args.master_key))
     keys = KitKeys(mac_key=args.mac_key, pin_key=args.pin_key, kek=args.kek, mac_classes=())
     settings = RunSettings(
         timeout=args.timeout,

@@ -29,6 +29,7 @@ from ..crypto import (
     mac_field_value,
 )
 from ..errors import KeyStoreError, SecurityError
+from ..ids import mask_pan
 
 __all__ = ["demo", "register"]
 
@@ -159,9 +160,8 @@ def demo() -> None:
     print("== payment cryptography (sscard_gateway.crypto) ==")
     for info in module.list_keys():
         print(f"key {info}")
-    masked = f"{pan[:6]}{'*' * (len(pan) - 10)}{pan[-4:]}"
     block = module.encrypt_pin("123456", pan, "center.zpk", "iso0")
-    print(f"PIN block iso0 under center.zpk, PAN {masked}: {block.hex().upper()}")
+    print(f"PIN block iso0 under center.zpk, PAN {mask_pan(pan)}: {block.hex().upper()}")
     sm4 = module.translate_pin(block, pan, "center.zpk", "iso0", "cups.zpk", "sm4")
     print(f"translated to cups.zpk, sm4 format:       {sm4.hex().upper()}")
     mab = bytes.fromhex("1234567890ABCDEFABCDEF1234567890")
@@ -177,6 +177,12 @@ def _hex(text: str, what: str) -> bytes:
         return bytes.fromhex("".join(text.split()))
     except ValueError:
         raise SecurityError(f"{what} must be hex digits") from None
+
+
+def _family(algorithms: frozenset[Algorithm]) -> str:
+    """The key family of ``algorithms``: ``des`` when it is among them."""
+    families = {a.family for a in algorithms}
+    return "des" if "des" in families else families.pop()
 
 
 def _key(text: str, algorithm: str, usage: KeyUsage) -> Key:
@@ -212,10 +218,7 @@ def _ecb(args: argparse.Namespace) -> int:
 
 def _mac(args: argparse.Namespace) -> int:
     algorithm = get_mac_algorithm(args.algorithm)
-    value = _hex(args.key, "the key")
-    families = {a.family for a in algorithm.algorithms}
-    family = "des" if "des" in families else families.pop()
-    key = Key(Algorithm.for_length(family, len(value)), KeyUsage.ZONE_MAC, value)
+    key = _key(args.key, _family(algorithm.algorithms), KeyUsage.ZONE_MAC)
     data = args.data.encode("ascii") if args.text else _hex(args.data, "DATA")
     mac = algorithm.generate(key, data)
     _out("mac", mac)
@@ -231,8 +234,7 @@ def _pinblock(args: argparse.Namespace) -> int:
     block = encode_pin_block(args.pin, args.pan, fmt)
     _out("clear", block)
     if args.key is not None:
-        family = {PinFormat.ISO4: "aes", PinFormat.SM4: "sm4"}.get(fmt, "des")
-        key = _key(args.key, family, KeyUsage.ZONE_PIN)
+        key = _key(args.key, _family(fmt.key_algorithms), KeyUsage.ZONE_PIN)
         _out("encrypted", encrypt_pin_block(key, block, fmt, args.pan))
     return 0
 
@@ -246,14 +248,13 @@ def _store_path(args: argparse.Namespace) -> Path:
     return Path(args.store)
 
 
-def _master(args: argparse.Namespace) -> MasterKey:
-    if args.master_key_file is not None:
-        return MasterKey.from_file(args.master_key_file)
-    return MasterKey.from_env()
+def load_master_key(path: Path | None) -> MasterKey:
+    """The master key from the key file ``path``, or else from ``$SSCARD_MASTER_KEY``."""
+    return MasterKey.from_env() if path is None else MasterKey.from_file(path)
 
 
 def _open(args: argparse.Namespace) -> SoftwareSecurityModule:
-    return SoftwareSecurityModule.open(_store_path(args), _master(args))
+    return SoftwareSecurityModule.open(_store_path(args), load_master_key(args.master_key_file))
 
 
 def _keys_init(args: argparse.Namespace) -> int:
@@ -262,7 +263,7 @@ def _keys_init(args: argparse.Namespace) -> int:
         if args.master_key_file is None:
             raise KeyStoreError("--new-master-key needs --master-key-file")
         MasterKey.generate().write_file(args.master_key_file)
-    master = _master(args)
+    master = load_master_key(args.master_key_file)
     SoftwareSecurityModule.create(path, master)
     print(f"created key store {path} ({master})")
     return 0

@@ -54,10 +54,10 @@ from ..sim import (
 )
 from ..sim.lab import CARDS, CENTERS, lab_security
 from ..sim.load import LoadResult, run_load
+from ._crypto import KEY_STORE_ENV, load_master_key
 
 __all__ = ["register", "write_lab_keys"]
 
-KEY_STORE_ENV = "SSCARD_KEY_STORE"
 _KINDS = tuple(k.value for k in Kind)
 
 
@@ -166,18 +166,26 @@ def _security(args: argparse.Namespace, *, required: bool) -> SoftwareSecurityMo
             )
         print("warning: no key store: messages carry no MAC", file=sys.stderr)
         return None
-    master = (
-        MasterKey.from_file(args.master_key)
-        if args.master_key is not None
-        else MasterKey.from_env()
-    )
-    return SoftwareSecurityModule.open(args.keys, master)
+    return SoftwareSecurityModule.open(args.keys, load_master_key(args.master_key))
 
 
 async def _until_signal() -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             return
+
+
+async def _serve_until_signal(
+    serve: Callable[..., Awaitable[None]], args: argparse.Namespace, what: str
+) -> None:
+    """Run ``serve`` on ``--host``/``--port``, print where it listens, stop on a signal."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(functools.partial(serve, host=args.host, port=args.port))
+            print(f"{what} listening on {args.host}:{port}", flush=True)
+            async for _ in signals:
+                break
+            nursery.cancel_scope.cancel()
 
 
 # -- sim keys ------------------------------------------------------------------------------
@@ -267,25 +275,13 @@ def _switch(args: argparse.Namespace) -> int:
         keys=keys,
         settlement_date=(lambda: date) if date else None,
     )
-
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with trio.open_nursery() as nursery:
-                port = await nursery.start(
-                    functools.partial(switch.serve, host=args.host, port=args.port)
-                )
-                print(f"switch simulator listening on {args.host}:{port}", flush=True)
-                async for _ in signals:
-                    break
-                nursery.cancel_scope.cancel()
-        stats = switch.statistics()
-        print(
-            f"switch simulator stopped: {stats.requests} requests, {stats.approved} approved, "
-            f"{stats.declined} declined, {stats.reversals} reversals",
-            flush=True,
-        )
-
-    trio.run(main)
+    trio.run(_serve_until_signal, switch.serve, args, "switch simulator")
+    stats = switch.statistics()
+    print(
+        f"switch simulator stopped: {stats.requests} requests, {stats.approved} approved, "
+        f"{stats.declined} declined, {stats.reversals} reversals",
+        flush=True,
+    )
     return 0
 
 
@@ -294,19 +290,7 @@ def _responder(args: argparse.Namespace) -> int:
     security = _security(args, required=False)
     keys = LinkKeys(mac_key=args.mac_key, pin_key=args.pin_key) if security else None
     responder = CenterResponder(security=security, keys=keys, decline_over=args.decline_over)
-
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with trio.open_nursery() as nursery:
-                port = await nursery.start(
-                    functools.partial(responder.serve, host=args.host, port=args.port)
-                )
-                print(f"center responder listening on {args.host}:{port}", flush=True)
-                async for _ in signals:
-                    break
-                nursery.cancel_scope.cancel()
-
-    trio.run(main)
+    trio.run(_serve_until_signal, responder.serve, args, "center responder")
     return 0
 
 
@@ -388,6 +372,7 @@ def _center(args: argparse.Namespace) -> int:
     card = _card(args)
     sim = _simulator(args, security, identity)
     kinds = [Kind(k) for k in (args.kind or _KINDS)]
+    masked = mask_pan(card.pan)
     failures = 0
 
     async def answer(message: Message) -> Message:
@@ -404,11 +389,11 @@ def _center(args: argparse.Namespace) -> int:
                         response = await link.request(message, timeout=args.timeout)
                     except SscardError as exc:
                         failures += 1
-                        print(f"{kind.value:<22} {mask_pan(card.pan)}  {type(exc).__name__}")
+                        print(f"{kind.value:<22} {masked}  {type(exc).__name__}")
                         continue
                     auth = response.text(38)
                     print(
-                        f"{kind.value:<22} {mask_pan(card.pan)}  {response.text(39)}"
+                        f"{kind.value:<22} {masked}  {response.text(39)}"
                         + (f"  auth {auth}" if auth else ""),
                         flush=True,
                     )

@@ -14,7 +14,6 @@ moved whole. See ``docs/configuration.md`` for the annotated schema.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import os
 import re
 import tomllib
@@ -22,11 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._toml import join
 from ..crypto import KeyUsage, PinFormat
 from ..errors import SpecError
 from ..gateway import CenterLink, GatewayConfig, SafPolicy, UpstreamLink
-from ..ids import PROVINCE_CODES
-from ..iso import load_dialect
 from ..link import Backoff
 from ..routing import InstitutionCodes, RouteTable, load_mapping
 from ._model import (
@@ -35,12 +33,23 @@ from ._model import (
     KeyReference,
     LoggingSettings,
     MetricsSettings,
-    SecretSource,
     SecuritySettings,
     ServiceConfig,
     TlsFiles,
 )
-from ._reader import Section, join
+from ._reader import Section
+from ._values import (
+    delays,
+    dialect_name,
+    fraction,
+    host_name,
+    institution,
+    link_name,
+    loopback,
+    region,
+    secret,
+    tls_files,
+)
 
 __all__ = ["InvalidConfig", "config_from_dict", "load_config"]
 
@@ -163,11 +172,11 @@ class _Loader:
         metrics = self.section("metrics", self.metrics, required=False)
         names = {c.name for c, _ in centers or ()}
         if upstream is not None:
-            names.add(upstream[0].name)
-            if upstream[0].name in {c.name for c, _ in centers or ()}:
+            if upstream[0].name in names:
                 self.errors.append(
                     SpecError(self.file, "upstream.name", "is also the name of a center")
                 )
+            names.add(upstream[0].name)
         known = names if upstream is not None and centers is not None else None
         routes = self.section("routing", lambda t: self.routing(t, known), required=True)
         if centers is not None:
@@ -195,7 +204,7 @@ class _Loader:
             journal=journal,
             cutover=cutover,
             logging=logging if logging is not None else LoggingSettings(),
-            metrics=metrics if metrics else None,
+            metrics=metrics,
             drain_timeout=gateway["drain_timeout"],
             upstream_tls=up_tls,
             center_tls={c.name: tls for c, tls in centers if tls is not None},
@@ -207,8 +216,8 @@ class _Loader:
     # -- sections --------------------------------------------------------------------
 
     def gateway(self, t: Section) -> dict[str, Any]:
-        acquirer = _institution(t, "institution")
-        forwarder = _institution(t, "forwarder", required=False) or acquirer
+        acquirer = institution(t, "institution")
+        forwarder = institution(t, "forwarder", required=False) or acquirer
         return {
             "institution": InstitutionCodes(acquirer=acquirer, forwarder=forwarder),
             "request_timeout": t.number("request_timeout", 30.0),
@@ -231,26 +240,17 @@ class _Loader:
         return out
 
     def upstream(self, t: Section) -> tuple[UpstreamLink, TlsFiles | None, str]:
-        name = _link_name(t, "name", "cups")
-        dialect = _dialect(t, _UPSTREAM_DIALECT, "to the switch")
+        name = link_name(t, "name", "cups")
+        dialect = dialect_name(t, _UPSTREAM_DIALECT, "to the switch")
         echo = t.number("echo_interval", 60.0, above=False)
         backoff = Backoff(initial=0.2, maximum=5.0)
         b = t.sub("backoff")
         if b is not None:
-            initial = b.number("initial", 0.2)
-            maximum = b.number("maximum", 5.0)
-            if maximum < initial:
-                raise b.fail("maximum", "must be at least backoff.initial")
-            backoff = Backoff(
-                initial=initial,
-                maximum=maximum,
-                multiplier=b.number("multiplier", 2.0, minimum=1.0, above=False),
-                jitter=_fraction(b, "jitter", 0.5),
-            )
+            backoff = Backoff(**delays(b, "backoff", 0.2, 5.0), jitter=fraction(b, "jitter", 0.5))
             b.done()
         link = UpstreamLink(
             name=name,
-            host=_host(t),
+            host=host_name(t),
             port=t.integer("port", low=1, high=65535),
             pin_format=t.choice("pin_format", _PIN_FORMATS, "iso0"),
             sign_on=t.boolean("sign_on", True),
@@ -258,7 +258,7 @@ class _Loader:
             backoff=backoff,
             **self.link_keys(t),
         )
-        return link, _tls(t, upstream=True), dialect
+        return link, tls_files(t, upstream=True), dialect
 
     def centers(self) -> list[tuple[CenterLink, TlsFiles | None]] | None:
         try:
@@ -274,21 +274,21 @@ class _Loader:
         failed = False
         for t in tables:
             try:
-                name = _link_name(t, "name", None)
+                name = link_name(t, "name", None)
                 if name in seen:
                     raise t.fail("name", f"{name!r} is already the name of {seen[name]}")
                 seen[name] = t.where
-                _dialect(t, _CENTER_DIALECT, "to centers")
+                dialect_name(t, _CENTER_DIALECT, "to centers")
                 center = CenterLink(
                     name=name,
-                    institution=_institution(t, "institution"),
-                    region=_region(t),
-                    host=_host(t),
+                    institution=institution(t, "institution"),
+                    region=region(t),
+                    host=host_name(t),
                     port=t.integer("port", low=1, high=65535),
                     pin_format=t.choice("pin_format", _PIN_FORMATS, "iso0"),
                     **self.link_keys(t),
                 )
-                out.append((center, _tls(t, upstream=False)))
+                out.append((center, tls_files(t, upstream=False)))
                 t.done()
             except SpecError as exc:
                 self.errors.append(exc)
@@ -315,14 +315,8 @@ class _Loader:
         return out
 
     def saf(self, t: Section) -> SafPolicy:
-        initial = t.number("initial", 1.0)
-        maximum = t.number("maximum", 60.0)
-        if maximum < initial:
-            raise t.fail("maximum", "must be at least store_and_forward.initial")
         return SafPolicy(
-            initial=initial,
-            maximum=maximum,
-            multiplier=t.number("multiplier", 2.0, minimum=1.0, above=False),
+            **delays(t, "store_and_forward", 1.0, 60.0),
             max_attempts=t.integer("max_attempts", 50, low=1, high=1_000_000),
             expiry=t.number("expiry", 3 * 86400.0),
             attempt_timeout=t.number("attempt_timeout", 10.0),
@@ -332,14 +326,14 @@ class _Loader:
     def security(self, t: Section) -> SecuritySettings:
         return SecuritySettings(
             key_store=t.path("key_store"),
-            master_key=_secret(t, "master_key", default_env="SSCARD_MASTER_KEY"),
+            master_key=secret(t, "master_key", default_env="SSCARD_MASTER_KEY"),
         )
 
     def journal(self, t: Section) -> JournalSettings:
         return JournalSettings(
             path=t.path("path"),
-            pan_key=_secret(t, "pan_key"),
-            data_key=_secret(t, "data_key"),
+            pan_key=secret(t, "pan_key"),
+            data_key=secret(t, "data_key"),
         )
 
     def cutover(self, t: Section) -> Cutover:
@@ -357,7 +351,7 @@ class _Loader:
     def metrics(self, t: Section) -> MetricsSettings | None:
         enabled = t.boolean("enabled", True)
         host = t.text("host", "127.0.0.1")
-        if not _loopback(host):
+        if not loopback(host):
             raise t.fail("host", "must be a loopback address (metrics have no authentication)")
         settings = MetricsSettings(
             host=host,
@@ -371,104 +365,12 @@ class _Loader:
         centers: list[tuple[CenterLink, TlsFiles | None]],
         metrics: MetricsSettings | None,
     ) -> None:
+        ports = [(f"centers[{i}].port", center.port) for i, (center, _) in enumerate(centers)]
+        if metrics is not None:
+            ports.append(("metrics.port", metrics.port))
         used: dict[int, str] = {}
-        for i, (center, _) in enumerate(centers):
-            where = f"centers[{i}].port"
-            if center.port in used:
-                problem = f"{center.port} is already used by {used[center.port]}"
+        for where, port in ports:
+            if port in used:
+                problem = f"{port} is already used by {used[port]}"
                 self.errors.append(SpecError(self.file, where, problem))
-            used.setdefault(center.port, where)
-        if metrics and metrics.port in used:
-            problem = f"{metrics.port} is already used by {used[metrics.port]}"
-            self.errors.append(SpecError(self.file, "metrics.port", problem))
-
-
-# -- values ---------------------------------------------------------------------------
-
-
-def _link_name(t: Section, key: str, default: str | None) -> str:
-    name = t.text(key) if default is None else t.text(key, default)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-        raise t.fail(key, "must be 1-64 letters, digits, '.', '_' or '-'")
-    return name
-
-
-def _institution(t: Section, key: str, *, required: bool = True) -> str:
-    value = t.text(key) if required else t.text(key, None)
-    if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 11):
-        raise t.fail(key, "an institution code is 1 to 11 digits")
-    return value or ""
-
-
-def _region(t: Section) -> str:
-    value = t.text("region")
-    if not (value.isascii() and value.isdigit() and len(value) == 6):
-        raise t.fail("region", "a region code is 6 digits (GB/T 2260)")
-    if value[:2] not in PROVINCE_CODES:
-        raise t.fail("region", f"{value!r} has no known province")
-    return value
-
-
-def _host(t: Section) -> str:
-    host = t.text("host", "127.0.0.1")
-    if any(c.isspace() for c in host):
-        raise t.fail("host", "must be a host name or an address")
-    return host
-
-
-def _fraction(t: Section, key: str, default: float) -> float:
-    value = t.number(key, default, above=False)
-    if value > 1.0:
-        raise t.fail(key, "must be a number from 0 to 1")
-    return value
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _dialect(t: Section, expected: str, towards: str) -> str:
-    name = t.text("dialect", expected)
-    try:
-        load_dialect(name)
-    except SpecError as exc:
-        raise t.fail("dialect", exc.problem) from None
-    if name != expected:
-        raise t.fail("dialect", f"the gateway speaks {expected!r} {towards} (others: not yet)")
-    return name
-
-
-def _secret(t: Section, key: str, *, default_env: str | None = None) -> SecretSource:
-    file_key, env_key = f"{key}_file", f"{key}_env"
-    path = t.path(file_key, None)
-    env = t.env_name(env_key, None)
-    where = join(t.where, key)
-    if path is not None and env is not None:
-        raise t.fail(env_key, f"give only one of {file_key} and {env_key}")
-    if path is not None:
-        return SecretSource(where=where, file=path)
-    if env is None:
-        if default_env is None:
-            raise t.fail(file_key, f"is required (or {env_key})")
-        env = default_env
-    return SecretSource(where=where, env=env)
-
-
-def _tls(t: Section, *, upstream: bool) -> TlsFiles | None:
-    s = t.sub("tls")
-    if s is None:
-        return None
-    files = TlsFiles(
-        where=s.where,
-        cert=s.path("cert"),
-        key=s.path("key"),
-        ca=s.path("ca"),
-        server_name=s.text("server_name", None) if upstream else None,
-    )
-    s.done()
-    return files
+            used.setdefault(port, where)

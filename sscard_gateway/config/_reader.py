@@ -6,6 +6,11 @@ the full key path (``centers[1].port``) and a plain problem (``must be
 1..65535``); unknown keys are errors, never silently ignored, because a
 misspelt key falling back to its default is how a gateway ends up
 listening on the wrong port or without its MAC key.
+
+It shares the key-path rule (:func:`sscard_gateway._toml.join`) with the
+spec files' :class:`sscard_gateway._toml.Table`, not its checks: here
+strings must not be empty, numbers have bounds and paths are taken from
+the configuration file's folder.
 """
 
 from __future__ import annotations
@@ -16,21 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, overload
 
+from .._toml import join
 from ..errors import SpecError
 
-__all__ = ["REQUIRED", "Section", "join"]
+__all__ = ["REQUIRED", "Section"]
 
 REQUIRED: Final = object()
 """Default meaning "the key must be present"."""
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def join(where: str, key: str) -> str:
-    """The key path of ``key`` inside ``where`` (``a.b`` or ``a[0]``)."""
-    if not where:
-        return key
-    return f"{where}{key}" if key.startswith("[") else f"{where}.{key}"
 
 
 class Section:

@@ -22,6 +22,7 @@ The loader (:mod:`._loader`) refuses every mistake in a file with a
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import attrs
 
 __all__ = [
     "DYNAMIC_VARIABLES",
+    "PLACEHOLDER",
     "Case",
     "CaseFile",
     "Expect",
@@ -44,6 +46,9 @@ __all__ = [
 
 DYNAMIC_VARIABLES = frozenset({"stan", "f7", "time", "date", "rrn"})
 """Placeholders the runner fills afresh for every step sent."""
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]*)\}")
+"""A placeholder in a template or step value (``{stan}``): checked on load, filled on send."""
 
 
 class Kind(enum.Enum):

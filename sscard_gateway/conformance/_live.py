@@ -15,7 +15,6 @@ cannot fail the next.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -27,14 +26,12 @@ from ..errors import SscardError
 from ..iso import Dialect, FieldValue, Message
 from ..iso.jsonio import message_from_dict
 from ..link import transmission_time
-from ._cases import Case, KeyExchange, KitKeys, Step
+from ._cases import PLACEHOLDER, Case, KeyExchange, KitKeys, Step
 from ._controls import UpstreamControl
 from ._report import Outcome
 from ._session import Connector, Inbound, PeerGone, Session, open_session
 
 __all__ = ["LiveContext", "run_live"]
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]*)\}")
 
 
 @attrs.frozen(kw_only=True)
@@ -88,7 +85,7 @@ def _missing(case: Case, ctx: LiveContext) -> str | None:
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
 def _dynamic(ctx: LiveContext) -> dict[str, str]:
@@ -182,10 +179,9 @@ async def _exchange(
     note = f" (MAC {step.mac})" if step.mac != "valid" else ""
     if step.frame is not None:
         note += f" (field {step.frame.field} made malformed)"
-    silenced = step.upstream == "silent" and ctx.control is not None
-    if silenced:
-        assert ctx.control is not None
-        await ctx.control.silence()
+    silenced = ctx.control if step.upstream == "silent" else None
+    if silenced is not None:
+        await silenced.silence()
     try:
         started = trio.current_time()
         try:
@@ -196,9 +192,8 @@ async def _exchange(
         timeout = step.timeout or ctx.timeout
         answer = await session.response_to(message, timeout)
     finally:
-        if silenced:
-            assert ctx.control is not None
-            await ctx.control.restore()
+        if silenced is not None:
+            await silenced.restore()
     if answer is None:
         why = f"step {step.id!r}: no answer within {timeout:g} s"
         if session.closed:

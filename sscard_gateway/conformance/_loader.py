@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import SpecError
 from ._cases import (
     DYNAMIC_VARIABLES,
+    PLACEHOLDER,
     Case,
     CaseFile,
     Expect,
@@ -37,15 +38,17 @@ __all__ = ["default_cases_dir", "load_cases"]
 
 OFFLINE_CHECKS = frozenset({"codec-samples", "kcv", "cipher", "mac", "cups-mab", "pinblock"})
 REQUIREMENTS = frozenset({"kek", "mac-key", "upstream-control"})
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]*)\}")
 _MUTATION = re.compile(r"malformed:field(\d{1,3})-letter")
 
 
 class _Reader:
     """Typed access to one TOML table, naming the file and key on error."""
 
-    def __init__(self, file: str, where: str, data: Mapping[str, Any], known: set[str]) -> None:
-        self.file, self.where, self.data = file, where, data
+    def __init__(self, file: str, where: str, data: Any, known: set[str]) -> None:
+        if not isinstance(data, dict):
+            raise SpecError(file, where, "must be a table")
+        self.file, self.where = file, where
+        self.data: Mapping[str, Any] = data
         unknown = sorted(set(data) - known)
         if unknown:
             raise self.error(unknown[0], "is not a known key")
@@ -61,6 +64,12 @@ class _Reader:
 
     def optional(self, key: str) -> str | None:
         return self.text(key) if key in self.data else None
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false")
+        return value
 
     def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.data.get(key, list(default))
@@ -84,12 +93,14 @@ class _Reader:
         return MappingProxyType(dict(table))
 
 
+def _is_mti(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 4 and value.isdigit()
+
+
 def _template(file: str, name: str, data: Any) -> Template:
-    if not isinstance(data, dict):
-        raise SpecError(file, f"templates.{name}", "must be a table")
     r = _Reader(file, f"templates.{name}", data, {"mti", "fields", "header"})
     mti = r.text("mti")
-    if not (len(mti) == 4 and mti.isdigit()):
+    if not _is_mti(mti):
         raise r.error("mti", "must be four digits")
     fields = r.text_map("fields")
     for number in fields:
@@ -107,7 +118,7 @@ def _expect(r: _Reader) -> Expect | None:
     out: list[FieldExpectation] = []
     for key, value in table.items():
         if key == "mti":
-            if not (isinstance(value, str) and len(value) == 4 and value.isdigit()):
+            if not _is_mti(value):
                 raise SpecError(r.file, f"{where}.mti", "must be four digits")
             mti = value
             continue
@@ -146,8 +157,6 @@ _STEP_KEYS = {
 def _step(
     file: str, where: str, data: Any, earlier: list[str], templates: Mapping[str, Any]
 ) -> Step:
-    if not isinstance(data, dict):
-        raise SpecError(file, where, "must be a table")
     r = _Reader(file, where, data, _STEP_KEYS)
     step_id = r.text("id")
     if step_id in earlier:
@@ -181,9 +190,7 @@ def _step(
     timeout = data.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
         raise r.error("timeout", "must be a positive number of seconds")
-    wait = data.get("wait_for_reversal", False)
-    if not isinstance(wait, bool):
-        raise r.error("wait_for_reversal", "must be true or false")
+    wait = r.flag("wait_for_reversal", False)
     return Step(
         id=step_id,
         send=send,
@@ -207,8 +214,6 @@ def _case(
     file: CaseFile, where: str, data: Any, defaults: tuple[tuple[str, ...], tuple[str, ...]]
 ) -> Case:
     name = file.path.name
-    if not isinstance(data, dict):
-        raise SpecError(name, where, "must be a table")
     r = _Reader(name, where, data, _CASE_KEYS)
     try:
         kind = Kind(r.text("kind"))
@@ -221,9 +226,7 @@ def _case(
     requires = frozenset(r.strings("requires"))
     if not requires <= REQUIREMENTS:
         raise r.error("requires", f"known requirements: {sorted(REQUIREMENTS)}")
-    sign_on = data.get("sign_on", True)
-    if not isinstance(sign_on, bool):
-        raise r.error("sign_on", "must be true or false")
+    sign_on = r.flag("sign_on", True)
     dialects = r.strings("dialects", defaults[1])
     if kind is Kind.LIVE and not (dialects and roles):
         raise r.error("dialects", "a live case names its roles and dialects (here or file-wide)")
@@ -266,7 +269,7 @@ def _check_placeholders(file: CaseFile, where: str, step: Step) -> None:
         template = file.templates[step.send]
         texts += [*template.fields.values(), *template.header.values()]
     for text in texts:
-        for name in _PLACEHOLDER.findall(text):
+        for name in PLACEHOLDER.findall(text):
             if name not in DYNAMIC_VARIABLES and name not in file.variables:
                 problem = f"placeholder {{{name}}} is neither per-step nor in [variables]"
                 raise SpecError(file.path.name, where, problem)

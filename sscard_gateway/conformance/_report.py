@@ -139,26 +139,22 @@ class Report:
             The XML document as a string, with an XML declaration.
         """
         counts = self.counts()
-        total_time = f"{self.duration:.3f}"
-        suites = ET.Element(
-            "testsuites",
-            name="sscard-conformance",
-            tests=str(len(self.results)),
-            failures=str(counts[Outcome.FAILED]),
-            errors=str(counts[Outcome.ERROR]),
-            skipped=str(counts[Outcome.NOT_APPLICABLE]),
-            time=total_time,
-        )
+        totals = {
+            "tests": str(len(self.results)),
+            "failures": str(counts[Outcome.FAILED]),
+            "errors": str(counts[Outcome.ERROR]),
+            "skipped": str(counts[Outcome.NOT_APPLICABLE]),
+            "time": f"{self.duration:.3f}",
+        }
+        suites = ET.Element("testsuites", {"name": "sscard-conformance", **totals})
         suite = ET.SubElement(
             suites,
             "testsuite",
-            name=f"sscard-conformance.{self.role}",
-            tests=str(len(self.results)),
-            failures=str(counts[Outcome.FAILED]),
-            errors=str(counts[Outcome.ERROR]),
-            skipped=str(counts[Outcome.NOT_APPLICABLE]),
-            time=total_time,
-            timestamp=self.started.isoformat(timespec="seconds"),
+            {
+                "name": f"sscard-conformance.{self.role}",
+                **totals,
+                "timestamp": self.started.isoformat(timespec="seconds"),
+            },
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("peer", self.peer), ("role", self.role), ("dialect", self.dialect)):

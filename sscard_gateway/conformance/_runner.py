@@ -11,6 +11,7 @@ connection each, in file order, and only those whose ``roles`` and
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -122,29 +123,31 @@ def select_cases(
     return offline + live
 
 
+def _result(
+    case: Case, outcome: Outcome, reason: str, duration: float, log: tuple[str, ...] = ()
+) -> CaseResult:
+    return CaseResult(
+        case_id=case.id,
+        title=case.title,
+        kind=case.kind.value,
+        outcome=outcome,
+        reason=reason,
+        duration=duration,
+        log=log,
+    )
+
+
 def _offline_result(case: Case) -> CaseResult:
     began = time.perf_counter()
     try:
         checked, problems = run_offline(case)
     except (OSError, ValueError) as exc:
-        return CaseResult(
-            case_id=case.id,
-            title=case.title,
-            kind=case.kind.value,
-            outcome=Outcome.ERROR,
-            reason=f"cannot read {case.source}: {exc}",
-            duration=time.perf_counter() - began,
-        )
+        reason = f"cannot read {case.source}: {exc}"
+        return _result(case, Outcome.ERROR, reason, time.perf_counter() - began)
     duration = time.perf_counter() - began
-    return CaseResult(
-        case_id=case.id,
-        title=case.title,
-        kind=case.kind.value,
-        outcome=Outcome.FAILED if problems else Outcome.PASSED,
-        reason=f"{len(problems)} of {checked} checks failed" if problems else "",
-        duration=duration,
-        log=(*problems, f"{checked} checked"),
-    )
+    outcome = Outcome.FAILED if problems else Outcome.PASSED
+    reason = f"{len(problems)} of {checked} checks failed" if problems else ""
+    return _result(case, outcome, reason, duration, (*problems, f"{checked} checked"))
 
 
 async def run_cases(
@@ -220,39 +223,27 @@ async def _live_result(
     stan: StanCounter,
 ) -> CaseResult:
     began = trio.current_time()
-    log: tuple[str, ...] = ()
     if connect is None:
-        outcome, reason, log = Outcome.NOT_APPLICABLE, "no peer was given (--peer)", ()
-    else:
-        ctx = LiveContext(
-            connect=connect,
-            dialect=dialect,
-            security=security,
-            keys=case.file.keys.merged(keys),
-            variables={**case.file.variables, **settings.variables},
-            stan=stan,
-            clock=settings.clock,
-            control=control if role is Role.GATEWAY else None,
-            assume_silent_upstream=settings.assume_silent_upstream,
-            timeout=settings.timeout,
-            reversal_timeout=settings.reversal_timeout,
-        )
-        outcome, reason, log = (
-            Outcome.ERROR,
-            f"the case did not finish within {settings.case_timeout:g} s",
-            (),
-        )
-        with trio.move_on_after(settings.case_timeout):
-            outcome, reason, log = await run_live(case, ctx)
-    return CaseResult(
-        case_id=case.id,
-        title=case.title,
-        kind=case.kind.value,
-        outcome=outcome,
-        reason=reason,
-        duration=trio.current_time() - began,
-        log=log,
+        reason = "no peer was given (--peer)"
+        return _result(case, Outcome.NOT_APPLICABLE, reason, trio.current_time() - began)
+    ctx = LiveContext(
+        connect=connect,
+        dialect=dialect,
+        security=security,
+        keys=case.file.keys.merged(keys),
+        variables={**case.file.variables, **settings.variables},
+        stan=stan,
+        clock=settings.clock,
+        control=control if role is Role.GATEWAY else None,
+        assume_silent_upstream=settings.assume_silent_upstream,
+        timeout=settings.timeout,
+        reversal_timeout=settings.reversal_timeout,
     )
+    outcome, reason = Outcome.ERROR, f"the case did not finish within {settings.case_timeout:g} s"
+    log: tuple[str, ...] = ()
+    with trio.move_on_after(settings.case_timeout):
+        outcome, reason, log = await run_live(case, ctx)
+    return _result(case, outcome, reason, trio.current_time() - began, log)
 
 
 def run_conformance(
@@ -271,10 +262,7 @@ def run_conformance(
     Raises:
         SpecError, ValueError: as :func:`run_cases`.
     """
-
-    async def main() -> Report:
-        return await run_cases(
-            cases, peer, role, dialect, security, keys, settings=settings, control=control
-        )
-
-    return trio.run(main)
+    run = functools.partial(
+        run_cases, cases, peer, role, dialect, security, keys, settings=settings, control=control
+    )
+    return trio.run(run)

@@ -33,9 +33,14 @@ from cryptography.hazmat.primitives.ciphers import (
 )
 from cryptography.hazmat.primitives.cmac import CMAC
 
-__all__ = ["BlockCipher", "des_family_key24"]
+__all__ = ["BlockCipher", "des_family_key24", "xor"]
 
 _ZERO_IV: Final = {8: bytes(8), 16: bytes(16)}
+
+
+def xor(a: bytes, b: bytes) -> bytes:
+    """``a`` XOR ``b``, two byte strings of the same length."""
+    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(len(a))
 
 
 def des_family_key24(value: bytes) -> bytes:

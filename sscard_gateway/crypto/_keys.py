@@ -111,6 +111,7 @@ class Algorithm(enum.Enum):
 
 DES_FAMILY: Final = frozenset({Algorithm.DES, Algorithm.TDES_2KEY, Algorithm.TDES_3KEY})
 AES_FAMILY: Final = frozenset({Algorithm.AES_128, Algorithm.AES_192, Algorithm.AES_256})
+SM4_FAMILY: Final = frozenset({Algorithm.SM4})
 _KEY_LENGTH: Final = {
     Algorithm.DES: 8,
     Algorithm.TDES_2KEY: 16,

@@ -31,6 +31,11 @@ __all__ = ["ALL_VERSIONS", "KeyTable", "Slot", "key_info"]
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 ALL_VERSIONS: Final = (KeyVersion.CURRENT, KeyVersion.PENDING, KeyVersion.PREVIOUS)
+_PURPOSE_USAGES: Final = {
+    "pin": frozenset(u for u in KeyUsage if u.is_pin),
+    "mac": frozenset(u for u in KeyUsage if u.is_mac),
+    "kek": frozenset(u for u in KeyUsage if u.is_key_encrypting),
+}
 
 
 @attrs.frozen
@@ -182,12 +187,7 @@ class KeyTable:
             SecurityError: the key's usage does not allow the purpose.
         """
         found = self.key(name, version)
-        allowed = {
-            "pin": found.usage.is_pin,
-            "mac": found.usage.is_mac,
-            "kek": found.usage.is_key_encrypting,
-        }[purpose]
-        if not allowed:
+        if found.usage not in _PURPOSE_USAGES[purpose]:
             raise SecurityError(f"key {name!r} is a {found.usage.value} key, not a {purpose} key")
         return found
 

@@ -36,7 +36,8 @@ from typing import Final
 import attrs
 
 from ..errors import MacError, SecurityError
-from ._keys import AES_FAMILY, DES_FAMILY, Algorithm, Key
+from ._cipher import xor as _xor
+from ._keys import AES_FAMILY, DES_FAMILY, SM4_FAMILY, Algorithm, Key
 
 __all__ = [
     "MAC_ALGORITHMS",
@@ -70,9 +71,7 @@ def _pad(data: bytes, block: int, method: int) -> bytes:
     raise SecurityError(f"ISO 9797-1 padding method must be 1 or 2, not {method}")
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    n = len(a)
-    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(n)
+_DES_SINGLE_DOUBLE: Final = frozenset({Algorithm.DES, Algorithm.TDES_2KEY})
 
 
 def iso9797_1_alg1(key: Key, data: bytes, *, padding: int = 1) -> bytes:
@@ -115,7 +114,7 @@ def iso9797_1_alg3(key: Key, data: bytes, *, padding: int = 1) -> bytes:
         SecurityError: the key is not single or double-length DES, or an
             unknown padding method.
     """
-    if key.algorithm not in (Algorithm.DES, Algorithm.TDES_2KEY):
+    if key.algorithm not in _DES_SINGLE_DOUBLE:
         raise SecurityError(
             f"ISO 9797-1 algorithm 3 needs a single or double-length DES key,"
             f" not {key.algorithm.value}"
@@ -308,10 +307,6 @@ class MacAlgorithm:
         return hmac.compare_digest(full[: len(mac)], bytes(mac))
 
 
-_DES_ALL: Final = DES_FAMILY
-_SM4: Final = frozenset({Algorithm.SM4})
-
-
 def _alg1_m2(key: Key, data: bytes) -> bytes:
     return iso9797_1_alg1(key, data, padding=2)
 
@@ -321,31 +316,20 @@ def _alg3_m2(key: Key, data: bytes) -> bytes:
 
 
 _ENTRIES: Final = (
-    MacAlgorithm("x9.9", _DES_ALL, x9_9_mac, "ANSI X9.9 / ISO 9797-1 alg. 1, pad 1, DES or 3DES"),
+    MacAlgorithm("x9.9", DES_FAMILY, x9_9_mac, "ANSI X9.9 / ISO 9797-1 alg. 1, pad 1, DES or 3DES"),
     MacAlgorithm(
-        "x9.19",
-        frozenset({Algorithm.DES, Algorithm.TDES_2KEY}),
-        x9_19_mac,
-        "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, pad 1",
+        "x9.19", _DES_SINGLE_DOUBLE, x9_19_mac, "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, pad 1"
     ),
-    MacAlgorithm("iso9797-1-alg1-pad1", _DES_ALL, x9_9_mac, "ISO 9797-1 alg. 1, pad 1 (= x9.9)"),
-    MacAlgorithm("iso9797-1-alg1-pad2", _DES_ALL, _alg1_m2, "ISO 9797-1 alg. 1, pad 2"),
+    MacAlgorithm("iso9797-1-alg1-pad1", DES_FAMILY, x9_9_mac, "ISO 9797-1 alg. 1, pad 1 (= x9.9)"),
+    MacAlgorithm("iso9797-1-alg1-pad2", DES_FAMILY, _alg1_m2, "ISO 9797-1 alg. 1, pad 2"),
     MacAlgorithm(
-        "iso9797-1-alg3-pad1",
-        frozenset({Algorithm.DES, Algorithm.TDES_2KEY}),
-        x9_19_mac,
-        "ISO 9797-1 alg. 3, pad 1 (= x9.19)",
+        "iso9797-1-alg3-pad1", _DES_SINGLE_DOUBLE, x9_19_mac, "ISO 9797-1 alg. 3, pad 1 (= x9.19)"
     ),
-    MacAlgorithm(
-        "iso9797-1-alg3-pad2",
-        frozenset({Algorithm.DES, Algorithm.TDES_2KEY}),
-        _alg3_m2,
-        "ISO 9797-1 alg. 3, pad 2",
-    ),
-    MacAlgorithm("pos-ecb", _DES_ALL, pos_ecb_mac, "UnionPay POS ECB MAC, DES or 3DES"),
-    MacAlgorithm("sm4-pos-ecb", _SM4, pos_ecb_mac, "UnionPay POS ECB MAC, SM4 [assumed]"),
+    MacAlgorithm("iso9797-1-alg3-pad2", _DES_SINGLE_DOUBLE, _alg3_m2, "ISO 9797-1 alg. 3, pad 2"),
+    MacAlgorithm("pos-ecb", DES_FAMILY, pos_ecb_mac, "UnionPay POS ECB MAC, DES or 3DES"),
+    MacAlgorithm("sm4-pos-ecb", SM4_FAMILY, pos_ecb_mac, "UnionPay POS ECB MAC, SM4 [assumed]"),
     MacAlgorithm("aes-cmac", AES_FAMILY, aes_cmac, "AES-CMAC, NIST SP 800-38B"),
-    MacAlgorithm("sm4-cbc-mac", _SM4, sm4_cbc_mac, "SM4 CBC-MAC, ISO 9797-1 alg. 1, pad 1"),
+    MacAlgorithm("sm4-cbc-mac", SM4_FAMILY, sm4_cbc_mac, "SM4 CBC-MAC, ISO 9797-1 alg. 1, pad 1"),
 )
 
 MAC_ALGORITHMS: Final[Mapping[str, MacAlgorithm]] = MappingProxyType(

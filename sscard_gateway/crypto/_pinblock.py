@@ -34,7 +34,8 @@ import secrets
 from typing import Final
 
 from ..errors import PinBlockError, SecurityError
-from ._keys import AES_FAMILY, DES_FAMILY, Algorithm, Key
+from ._cipher import xor as _xor
+from ._keys import AES_FAMILY, DES_FAMILY, SM4_FAMILY, Algorithm, Key
 
 __all__ = [
     "PinFormat",
@@ -71,9 +72,7 @@ class PinFormat(enum.Enum):
         """The key algorithms that may encipher this format."""
         if self is PinFormat.ISO4:
             return AES_FAMILY
-        if self is PinFormat.SM4:
-            return frozenset({Algorithm.SM4})
-        return DES_FAMILY
+        return SM4_FAMILY if self is PinFormat.SM4 else DES_FAMILY
 
     @classmethod
     def from_name(cls, name: str | int) -> PinFormat:
@@ -123,14 +122,15 @@ def _pan_field(pan: str, fmt: PinFormat) -> bytes:
     return bytes.fromhex(field.rjust(fmt.block_size * 2, "0"))
 
 
+def _control(fmt: PinFormat) -> str:
+    """The control field (first nibble): the format number; ``0`` for sm4."""
+    return "0" if fmt is PinFormat.SM4 else fmt.value[-1]
+
+
 def _random_nibbles(count: int, low: int) -> str:
     """``count`` random hex digits in ``low``..15."""
     span = 16 - low
     return "".join(f"{low + secrets.randbelow(span):X}" for _ in range(count))
-
-
-def _xor(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(len(a))
 
 
 def encode_pin_block(pin: str, pan: str | None, format: PinFormat | str | int) -> bytes:
@@ -152,7 +152,7 @@ def encode_pin_block(pin: str, pan: str | None, format: PinFormat | str | int) -
     """
     fmt = _as_format(format)
     _check_pin(pin)
-    head = f"{fmt.value[-1] if fmt is not PinFormat.SM4 else '0'}{len(pin):X}{pin}"
+    head = f"{_control(fmt)}{len(pin):X}{pin}"
     if fmt is PinFormat.ISO4:
         _check_pan(pan)  # bound at encipherment; checked now to fail early
         return bytes.fromhex(head.ljust(16, "A") + _random_nibbles(16, 0))
@@ -191,7 +191,7 @@ def decode_pin_block(block: bytes, pan: str | None, format: PinFormat | str | in
     if fmt.uses_pan and fmt is not PinFormat.ISO4:
         block = _xor(bytes(block), _pan_field(_check_pan(pan), fmt))
     text = bytes(block).hex().upper()
-    control = "0" if fmt is PinFormat.SM4 else fmt.value[-1]
+    control = _control(fmt)
     if text[0] != control:
         raise PinBlockError(f"PIN block control field is not {control} ({fmt.value})")
     length = int(text[1], 16)
@@ -250,11 +250,16 @@ def encrypt_pin_block(
     _check_key(key, fmt)
     if len(block) != fmt.block_size:
         raise PinBlockError(f"a {fmt.value} PIN block is {fmt.block_size} bytes, not {len(block)}")
+    return _encipher(key, bytes(block), fmt, pan)
+
+
+def _encipher(key: Key, block: bytes, fmt: PinFormat, pan: str | None) -> bytes:
+    """:func:`encrypt_pin_block` once the key and the block length are checked."""
     cipher = key.cipher()
     if fmt is PinFormat.ISO4:
-        step_a = cipher.encrypt(bytes(block))
+        step_a = cipher.encrypt(block)
         return cipher.encrypt(_xor(step_a, _pan_field(_check_pan(pan), fmt)))
-    return cipher.encrypt(bytes(block))
+    return cipher.encrypt(block)
 
 
 def decrypt_pin_block(
@@ -306,7 +311,7 @@ def encrypt_pin(key: Key, pin: str, pan: str | None, format: PinFormat | str | i
     """
     fmt = _as_format(format)
     _check_key(key, fmt)
-    return encrypt_pin_block(key, encode_pin_block(pin, pan, fmt), fmt, pan)
+    return _encipher(key, encode_pin_block(pin, pan, fmt), fmt, pan)
 
 
 def decrypt_pin(key: Key, encrypted: bytes, pan: str | None, format: PinFormat | str | int) -> str:

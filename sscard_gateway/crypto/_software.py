@@ -31,7 +31,7 @@ from ._hsm import KeyInfo, KeyVersion
 from ._keys import Algorithm, Key, KeyUsage
 from ._keystore import MasterKey
 from ._keytable import ALL_VERSIONS, KeyTable, key_info
-from ._mac import MacAlgorithm, get_mac_algorithm, mac_field_value
+from ._mac import MacAlgorithm, generate_mac, get_mac_algorithm
 from ._pinblock import PinFormat, decrypt_pin, encrypt_pin
 
 __all__ = ["SoftwareSecurityModule"]
@@ -387,7 +387,7 @@ class SoftwareSecurityModule:
         """
         with self._table.lock:
             key = self._table.key_for(key_name, "mac", version)
-        return mac_field_value(get_mac_algorithm(algorithm).generate(key, data), form)
+        return generate_mac(algorithm, key, data, form)
 
     def verify_mac(
         self,
@@ -426,7 +426,7 @@ class SoftwareSecurityModule:
             key = slot.get(version)
             if key is None:
                 continue
-            expected = mac_field_value(mac.generate(key, data), form)
+            expected = generate_mac(mac, key, data, form)
             if hmac.compare_digest(expected, bytes(field_value)):
                 return version
         raise MacError("MAC does not verify")

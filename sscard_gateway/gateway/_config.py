@@ -20,8 +20,22 @@ from ..routing import InstitutionCodes
 __all__ = ["CenterLink", "GatewayConfig", "SafPolicy", "UpstreamLink"]
 
 
+class _KeyNames:
+    """The key names a link's settings carry, as the link layer takes them."""
+
+    __slots__ = ()
+
+    mac_key: str | None
+    pin_key: str | None
+    kek: str | None
+
+    def link_keys(self) -> LinkKeys:
+        """The link layer's view of this link's keys."""
+        return LinkKeys(mac_key=self.mac_key, pin_key=self.pin_key, kek=self.kek)
+
+
 @attrs.frozen(kw_only=True)
-class CenterLink:
+class CenterLink(_KeyNames):
     """A regional center the gateway listens for.
 
     Attributes:
@@ -44,13 +58,9 @@ class CenterLink:
     kek: str | None = None
     pin_format: str = "iso0"
 
-    def link_keys(self) -> LinkKeys:
-        """The link layer's view of this center's keys."""
-        return LinkKeys(mac_key=self.mac_key, pin_key=self.pin_key, kek=self.kek)
-
 
 @attrs.frozen(kw_only=True)
-class UpstreamLink:
+class UpstreamLink(_KeyNames):
     """The link to the UnionPay switch (the gateway connects).
 
     Attributes:
@@ -73,10 +83,6 @@ class UpstreamLink:
     sign_on: bool = True
     echo_interval: float | None = 60.0
     backoff: Backoff = attrs.field(factory=lambda: Backoff(initial=0.2, maximum=5.0))
-
-    def link_keys(self) -> LinkKeys:
-        """The link layer's view of the switch keys."""
-        return LinkKeys(mac_key=self.mac_key, pin_key=self.pin_key, kek=self.kek)
 
 
 @attrs.frozen(kw_only=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ..clearing import Cutover
 from ..crypto import SecurityModule
 from ..errors import DecodeError, SecurityError, SscardError, ValidationError
 from ..ids import AmountSplit
-from ..iso import Dialect, Message
-from ..iso.business import amount_split, validate
+from ..iso import Dialect, FieldValue, Message
+from ..iso.business import validate
 from ..iso.composite import OriginalData
 from ..link import Link, ServedLink, StreamDriver
 from ..link import transmission_time as f7
@@ -28,14 +28,13 @@ from ..store import (
     Duplicate,
     InsertTransaction,
     Journal,
-    OwedItem,
     OwedKind,
     TransactionRecord,
     TransactionStatus,
     UpdateTransaction,
 )
 from ._config import CenterLink, GatewayConfig
-from ._legs import LegOutcome, PinRoute, run_leg, translate_pin
+from ._legs import LegOutcome, PinRoute, owe, run_leg, translate_pin
 from ._records import (
     Draft,
     declined,
@@ -84,10 +83,11 @@ class Flows:
         assert self._bj is not None, "the gateway is not running"
         return self._bj
 
-    def _answer(self, kind: str, request: Message, code: str, **fields: str) -> Message:
+    def _answer(
+        self, kind: str, request: Message, code: str, extra: Mapping[int, FieldValue] | None = None
+    ) -> Message:
         self._answers[(kind, code)] += 1
-        extra = {int(k.lstrip("f")): v for k, v in fields.items()}
-        return request.response_to(code, extra or None)
+        return request.response_to(code, extra)
 
     async def _finish(self, key: str, code: str, *, authorization: str | None = None) -> None:
         status = TransactionStatus.APPROVED if code == "00" else TransactionStatus.DECLINED
@@ -122,16 +122,13 @@ class Flows:
         message: Message,
         kind: OwedKind = OwedKind.REVERSAL,
     ) -> AddOwed:
-        stamp = self._clock().timestamp()
-        return AddOwed(
-            OwedItem(
-                kind=kind,
-                destination=destination,
-                transaction_key=key,
-                payload=dialect.encode(message),
-                created_at=stamp,
-                expires_at=stamp + self.config.saf.expiry,
-            )
+        return owe(
+            key=key,
+            destination=destination,
+            payload=dialect.encode(message),
+            stamp=self._clock().timestamp(),
+            policy=self.config.saf,
+            kind=kind,
         )
 
     def _wake_saf(self) -> None:
@@ -168,18 +165,44 @@ class Flows:
             self._wake_saf()
         return outcome
 
-    def _pin_route(self, source: str, destination: str) -> PinRoute:
+    async def _relay(
+        self,
+        translator: Translator,
+        kind: str,
+        request: Message,
+        key: str,
+        outcome: LegOutcome,
+        *,
+        keep_authorization: bool = False,
+    ) -> Message:
+        """The requester's answer to a leg's outcome, journaled before it is given."""
+        if outcome.response is None:
+            return self._answer(kind, request, outcome.code)
+        reply = translator.response(request, outcome.response)
+        code = str(reply.fields.get(39, "96"))
+        authorization = text_of(outcome.response, 38) if keep_authorization else None
+        await self._finish(key, code, authorization=authorization)
+        self._answers[(kind, code)] += 1
+        return reply
+
+    def _translate_pin(
+        self, inbound: Message, outbound: Message, source: str, destination: str
+    ) -> Message:
+        """``outbound`` with the PIN block of ``inbound`` re-enciphered from the
+        ``source`` link's PIN key to the ``destination``'s (:func:`._legs.translate_pin`)."""
+        up = self.config.upstream
+
         def keys(name: str) -> tuple[str | None, str]:
-            if name == self.config.upstream.name:
-                return self.config.upstream.pin_key, self.config.upstream.pin_format
-            center = self.config.center(name)
-            return center.pin_key, center.pin_format
+            link = up if name == up.name else self.config.center(name)
+            return link.pin_key, link.pin_format
 
         from_key, from_format = keys(source)
         to_key, to_format = keys(destination)
-        return PinRoute(
+        route = PinRoute(
             from_key=from_key, from_format=from_format, to_key=to_key, to_format=to_format
         )
+        dialect = self.cups_dialect if destination == up.name else self.center_dialect
+        return translate_pin(self.security, inbound, outbound, route, dialect)
 
     # -- requests from a center ---------------------------------------------------
 
@@ -199,13 +222,14 @@ class Flows:
             if not await self._insert(declined(record, route.response_code)):
                 return self._answer(kind, message, "94")
             return self._answer(kind, message, route.response_code)
-        destination = route.destination
-        home = destination != self.config.upstream.name
-        if home and not (self.config.forward_to_home_center and destination in self.centers):
-            destination = self.config.upstream.name  # home center away: bank leg only
-            home = False
-        if home:
-            return await self._cross_region(center, message, record, destination, kind)
+        home = route.destination
+        if (
+            home != self.config.upstream.name
+            and self.config.forward_to_home_center
+            and home in self.centers
+        ):
+            return await self._cross_region(center, message, record, home, kind, split)
+        # a route to CUPS, or to a home center that is away: the bank leg only
         if message.mti[:3] == "022":
             return await self._center_advice(center, message, record, kind)
         return await self._bank_leg(center, message, record, kind, inserted=False)
@@ -268,13 +292,7 @@ class Flows:
             outbound = self.to_cups.request(
                 message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
             )
-            outbound = translate_pin(
-                self.security,
-                message,
-                outbound,
-                self._pin_route(center.name, up),
-                self.cups_dialect,
-            )
+            outbound = self._translate_pin(message, outbound, center.name, up)
         except (SecurityError, ValidationError) as exc:
             code = exc.response_code or "96"
             if not inserted and not await self._insert(declined(record, code)):
@@ -309,13 +327,7 @@ class Flows:
             timeout_code=self.center_dialect.spec.timeout_response,
             now=now,
         )
-        if outcome.response is None:
-            return self._answer(kind, message, outcome.code)
-        reply = self.to_cups.response(message, outcome.response)
-        code = str(reply.fields.get(39, "96"))
-        await self._finish(key, code, authorization=text_of(outcome.response, 38))
-        self._answers[(kind, code)] += 1
-        return reply
+        return await self._relay(self.to_cups, kind, message, key, outcome, keep_authorization=True)
 
     async def _cross_region(
         self,
@@ -324,6 +336,7 @@ class Flows:
         record: Draft,
         home: str,
         kind: str,
+        split: AmountSplit | None,
     ) -> Message:
         """A treating center's settlement for a card of another, connected center."""
         now = self._clock()
@@ -337,13 +350,7 @@ class Flows:
                     33: center.institution,
                 }
             )
-            outbound = translate_pin(
-                self.security,
-                message,
-                outbound,
-                self._pin_route(center.name, home),
-                self.center_dialect,
-            )
+            outbound = self._translate_pin(message, outbound, center.name, home)
         except (SecurityError, ValidationError) as exc:
             return self._answer(kind, message, exc.response_code or "96")
         leg = with_upstream(record, outbound, home)
@@ -364,10 +371,10 @@ class Flows:
             if outcome.response is not None:
                 await self._finish(key, outcome.code)
             return self._answer(kind, message, outcome.code)
-        split = amount_split(message)
         if split is None or split.cash == 0:
-            await self._finish(key, "00", authorization=text_of(outcome.response, 38))
-            return self._answer(kind, message, "00", f38=text_of(outcome.response, 38) or "000000")
+            authorization = text_of(outcome.response, 38)
+            await self._finish(key, "00", authorization=authorization)
+            return self._answer(kind, message, "00", {38: authorization or "000000"})
         reply = await self._bank_leg(center, message, leg, kind, inserted=True)
         if reply.fields.get(39) != "00":  # the bank refused the cash: undo the home leg
             await self._journal.apply(

@@ -16,7 +16,6 @@ from ..link import transmission_time as f7
 from ..routing import NoRoute
 from ..store import SetSetting
 from ._flows import CUTOVER_SETTING, Flows
-from ._legs import translate_pin
 from ._records import kind_of, with_upstream
 
 __all__ = ["CupsFlows"]
@@ -57,9 +56,7 @@ class CupsFlows(Flows):
             outbound = self.from_cups.request(
                 message, counters=self.counters, now_f7=f7(now), institution=self.config.institution
             )
-            outbound = translate_pin(
-                self.security, message, outbound, self._pin_route(up, home), self.center_dialect
-            )
+            outbound = self._translate_pin(message, outbound, up, home)
         except SscardError as exc:
             return self._answer(kind, message, exc.response_code or "30")
         if not await self._insert(with_upstream(record, outbound, home)):
@@ -76,10 +73,4 @@ class CupsFlows(Flows):
             timeout_code=self.cups_dialect.spec.timeout_response,
             now=now,
         )
-        if outcome.response is None:
-            return self._answer(kind, message, outcome.code)
-        reply = self.from_cups.response(message, outcome.response)
-        code = str(reply.fields.get(39, "96"))
-        await self._finish(record["transaction_key"], code)
-        self._answers[(kind, code)] += 1
-        return reply
+        return await self._relay(self.from_cups, kind, message, record["transaction_key"], outcome)

@@ -51,7 +51,6 @@ from ..link import (
     Link,
     LinkConfig,
     ServedLink,
-    StreamDriver,
     open_link,
     serve_links,
     tcp_connector,
@@ -290,11 +289,6 @@ class Gateway(CupsFlows):
     def _center_down(self, name: str, link: ServedLink) -> None:
         if self.centers.get(name) is link:
             del self.centers[name]
-
-    def _link_named(self, name: str) -> StreamDriver | None:
-        if name == self.config.upstream.name:
-            return self.upstream
-        return self.centers.get(name)
 
     def statistics(self) -> GatewayStatistics:
         """Answers by kind and code, connected links, store-and-forward counts."""

@@ -31,7 +31,7 @@ from ..store import (
 )
 from ._config import SafPolicy
 
-__all__ = ["LegOutcome", "PinRoute", "run_leg", "translate_pin"]
+__all__ = ["LegOutcome", "PinRoute", "owe", "run_leg", "translate_pin"]
 
 
 @attrs.frozen(kw_only=True)
@@ -125,16 +125,14 @@ async def run_leg(
     """
     stamp = now.timestamp()
 
+    def ended(status: TransactionStatus, code: str) -> UpdateTransaction:
+        return UpdateTransaction(
+            transaction_key=key, updated_at=stamp, status=status, response_code=code
+        )
+
     async def failed(code: str) -> LegOutcome:
         # the request never left, or the switch refused it unread: nothing is owed
-        await journal.apply(
-            UpdateTransaction(
-                transaction_key=key,
-                updated_at=stamp,
-                status=TransactionStatus.FAILED,
-                response_code=code,
-            )
-        )
+        await journal.apply(ended(TransactionStatus.FAILED, code))
         return LegOutcome(response=None, code=code)
 
     if link is None:
@@ -146,24 +144,42 @@ async def run_leg(
     except RejectedByPeer:
         return await failed("96")
     except (RequestTimeout, LinkClosed, LinkError):
-        item = OwedItem(
-            kind=OwedKind.REVERSAL,
-            destination=destination,
-            transaction_key=key,
-            payload=dialect.encode(reversal()),
-            created_at=stamp,
-            expires_at=stamp + policy.expiry,
-        )
         await journal.apply_many(
             [
-                UpdateTransaction(
-                    transaction_key=key,
-                    updated_at=stamp,
-                    status=TransactionStatus.TIMED_OUT,
-                    response_code=timeout_code,
+                ended(TransactionStatus.TIMED_OUT, timeout_code),
+                owe(
+                    key=key,
+                    destination=destination,
+                    payload=dialect.encode(reversal()),
+                    stamp=stamp,
+                    policy=policy,
                 ),
-                AddOwed(item),
             ]
         )
         return LegOutcome(response=None, code=timeout_code, reversal_owed=True)
     return LegOutcome(response=response, code=str(response.fields.get(39, "96")))
+
+
+def owe(
+    *,
+    key: str,
+    destination: str,
+    payload: bytes,
+    stamp: float,
+    policy: SafPolicy,
+    kind: OwedKind = OwedKind.REVERSAL,
+) -> AddOwed:
+    """The journal operation owing ``payload`` to ``destination`` from ``stamp`` on.
+
+    It expires ``policy.expiry`` seconds later; store-and-forward delivers it.
+    """
+    return AddOwed(
+        OwedItem(
+            kind=kind,
+            destination=destination,
+            transaction_key=key,
+            payload=payload,
+            created_at=stamp,
+            expires_at=stamp + policy.expiry,
+        )
+    )

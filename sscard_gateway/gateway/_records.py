@@ -101,6 +101,7 @@ def new_record(
         split = _split(message)
     text = message.fields
     insurance = text.get(60) if message.dialect and message.dialect.name == "center" else ""
+    currency = str(text.get(49, "156"))
     return dict(
         transaction_key=key,
         kind=kind,
@@ -121,7 +122,7 @@ def new_record(
         treating_region=treating_region or str(text.get(59, "")),
         insurance_kind=str(insurance or ""),
         amount=split,
-        currency=str(text.get(49, "156")) if str(text.get(49, "156")).isdigit() else "156",
+        currency=currency if currency.isdigit() else "156",
         pan_masked=protected.masked,
         pan_hash=protected.hash,
     )

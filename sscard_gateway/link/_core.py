@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..crypto import SecurityModule
-from ..errors import ProtocolError, SscardError
+from ..errors import LinkClosed, ProtocolError, SscardError
 from ..iso import Dialect, FrameDecoder, Message
 from ._config import LinkConfig, LinkStatistics
-from ._events import Event, StateChanged
+from ._events import Event, RequestFailed, StateChanged
 from ._keyexchange import KeyExchange
 from ._network import NetworkManagement, StanCounter
 from ._pending import MatchKeys, Pending, PendingTable, RequestKind
@@ -216,6 +216,14 @@ class LinkCore:
         if name == "sign_off" and self._state in (LinkState.SIGNED_ON, LinkState.SIGNING_OFF):
             return Trigger.PEER_SIGN_OFF
         return None
+
+    def _lose(self, trigger: Trigger, reason: str) -> None:
+        """The connection ends (``trigger``): every request in flight fails, once."""
+        for entry in self._pending.clear():
+            self._counts["failures"] += 1
+            self._events.append(RequestFailed(entry.request_id, LinkClosed(reason)))
+        self._fire(trigger)
+        self._decoder = None
 
     def _end_network(self, entry: Pending) -> None:
         """Our sign-on or sign-off ended without an answer."""

@@ -52,6 +52,7 @@ from ._events import (
     UnmatchedResponse,
 )
 from ._state import LinkState
+from ._waiter import Waiter
 from .protocol import LinkProtocol, LinkStatistics
 
 __all__ = ["RequestHandler", "StreamDriver", "UnmatchedHandler"]
@@ -64,43 +65,6 @@ UnmatchedHandler = Callable[[Message, bool], None]
 """Receives a response that matched no request, and whether it was late."""
 
 _RECEIVE_SIZE = 65536
-
-
-class _Waiter:
-    """One request's caller, parked until the request ends (Trio's low-level API:
-    this is the hot path, and a ``trio.Event`` per request costs more)."""
-
-    __slots__ = ("error", "finished", "message", "task")
-
-    def __init__(self) -> None:
-        self.task: trio.lowlevel.Task | None = None
-        self.finished = False
-        self.message: Message | None = None
-        self.error: SscardError | None = None
-
-    async def wait(self) -> None:
-        if self.finished:
-            await trio.lowlevel.checkpoint()
-            return
-        self.task = trio.lowlevel.current_task()
-
-        def abort(raise_cancel: object) -> trio.lowlevel.Abort:
-            self.task = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
-
-    def done(self, message: Message | None, error: SscardError | None) -> None:
-        self.message, self.error, self.finished = message, error, True
-        if self.task is not None:
-            trio.lowlevel.reschedule(self.task)
-            self.task = None
-
-    def result(self) -> Message:
-        if self.error is not None:
-            raise self.error
-        assert self.message is not None
-        return self.message
 
 
 class StreamDriver:
@@ -131,7 +95,7 @@ class StreamDriver:
         self._on_unmatched = on_unmatched
         self._unhandled_code = unhandled_code
         self._timeout_code = proto.dialect.spec.timeout_response
-        self._waiters: dict[int, _Waiter] = {}
+        self._waiters: dict[int, Waiter] = {}
         self._ready = trio.Event()
         self._session = 0
         self._out: trio.MemorySendChannel[bytes] | None = None
@@ -142,7 +106,6 @@ class StreamDriver:
         self._timer_at = math.inf
         self._closing = False
         self._finished = trio.Event()
-        self._open_at_once = False  # skip sign-on on connect (a listening end without it)
         self._handling = 0  # inbound requests in hand
         self._busy = 0  # inbound requests answered busy_code at once
 
@@ -185,11 +148,16 @@ class StreamDriver:
             DuplicateRequest: a request with its match key is in flight.
             EncodeError: it cannot be encoded.
         """
-        if message.is_response:
-            raise ProtocolError(f"{message.mti} is a response: use send()")
+        return await self._request_by(message, self._deadline(timeout))
+
+    def _deadline(self, timeout: float | None) -> float:
         if timeout is None:
             timeout = self.proto.config.request_timeout
-        deadline = trio.current_time() + timeout
+        return trio.current_time() + timeout
+
+    async def _request_by(self, message: Message, deadline: float) -> Message:
+        if message.is_response:
+            raise ProtocolError(f"{message.mti} is a response: use send()")
         while True:
             if self._closing:
                 raise LinkUnavailable("the link is closing")
@@ -237,12 +205,10 @@ class StreamDriver:
 
     async def _exchange(self, register: Callable[[], tuple[int, bytes]]) -> Message:
         request_id, data = register()
-        waiter = _Waiter()
+        waiter = Waiter()
         self._waiters[request_id] = waiter
         self._write(data)
-        deadline = self.proto.next_deadline()
-        if deadline is not None and deadline < self._timer_at:
-            self._wake.set()
+        self._rearm_timer()
         if self.proto.has_events:  # e.g. the state change of a sign-on
             self._dispatch()
         try:
@@ -254,11 +220,17 @@ class StreamDriver:
                 self._dispatch()
         return waiter.result()
 
-    def _write(self, data: bytes) -> None:
-        if self._out is None:
-            return  # no connection: the protocol fails what is pending
+    def _write(self, data: bytes | None) -> None:
+        if data is None or self._out is None:
+            return  # nothing to write, or no connection: the protocol fails what is pending
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             self._out.send_nowait(data)
+
+    def _rearm_timer(self) -> None:
+        """Wake the timer when the protocol's next deadline came before its sleep's end."""
+        deadline = self.proto.next_deadline()
+        if deadline is not None and deadline < self._timer_at:
+            self._wake.set()
 
     def _resolve(self, request_id: int, message: Message | None, error: SscardError | None) -> None:
         waiter = self._waiters.pop(request_id, None)
@@ -287,26 +259,22 @@ class StreamDriver:
             elif isinstance(event, FrameRejected):
                 log.error("%s: frame rejected: %s: %s", self.name, type(event.error).__name__,
                           event.error)  # fmt: skip
-                self._write_reply(event.reply)
+                self._write(event.reply)
                 if event.close:
                     self._close_connection()
             elif isinstance(event, NetworkRequestAnswered | KeepaliveReceived):
-                self._write_reply(event.reply)
+                self._write(event.reply)
             elif isinstance(event, KeysChanged):
                 log.info("%s: keys changed: %s", self.name, ", ".join(map(str, event.keys)))
-                self._write_reply(event.reply)
+                self._write(event.reply)
             elif isinstance(event, KeyExchangeFailed):
                 log.error("%s: key exchange refused: %s", self.name, event.error)
-                self._write_reply(event.reply)
+                self._write(event.reply)
             elif isinstance(event, EchoDue):
                 if self._nursery is not None:
                     self._nursery.start_soon(self._echo)
             elif isinstance(event, StateChanged):
                 self._state_changed(event)
-
-    def _write_reply(self, reply: bytes | None) -> None:
-        if reply is not None:
-            self._write(reply)
 
     def _state_changed(self, event: StateChanged) -> None:
         log.info("%s: %s -> %s", self.name, event.previous.value, event.state.value)
@@ -398,7 +366,7 @@ class StreamDriver:
             with trio.CancelScope() as scope:
                 self._scope = scope
                 self.proto.connect(trio.current_time())
-                if self._open_at_once:
+                if not self.proto.config.sign_on:
                     self.proto.skip_sign_on()
                 self._out = send
                 async with trio.open_nursery() as nursery:

@@ -34,7 +34,6 @@ import enum
 import functools
 import heapq
 import math
-from collections.abc import Iterator
 
 import attrs
 
@@ -131,7 +130,6 @@ class Pending:
     key: MatchKey
     deadline: float
     kind: RequestKind
-    mti: str
     owed: int = 0
 
 
@@ -152,12 +150,6 @@ class PendingTable:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-    def __iter__(self) -> Iterator[Pending]:
-        return iter(list(self._by_id.values()))
-
-    def __contains__(self, request_id: object) -> bool:
-        return request_id in self._by_id
 
     @property
     def quarantined(self) -> int:
@@ -195,14 +187,11 @@ class PendingTable:
             )
         return owed
 
-    def add(self, entry: Pending, now: float, *, repeat: bool = False) -> None:
-        """Register ``entry``; a repeat takes over its key's quarantine (see :meth:`check`).
+    def add(self, entry: Pending) -> None:
+        """Register ``entry``, which :meth:`check` allowed (``owed`` is what it returned).
 
-        Raises:
-            DuplicateRequest: the key is in flight, or quarantined and this
-                is not a repeat.
+        A repeat takes over its key's quarantine.
         """
-        entry.owed = self.check(entry.key, now, repeat=repeat)
         self._late.pop(entry.key, None)
         self._by_key[entry.key] = entry
         self._by_id[entry.request_id] = entry

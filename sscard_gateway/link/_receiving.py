@@ -23,7 +23,6 @@ from ..crypto import KeyVersion
 from ..errors import (
     DecodeError,
     FramingError,
-    LinkClosed,
     RejectedByPeer,
     SecurityError,
     SscardError,
@@ -88,11 +87,7 @@ class ReceivingLink(LinkCore):
     def _frame_too_large(self, error: FramingError) -> None:
         self._counts["rejected"] += 1
         self._events.append(FrameRejected(error, None, close=True))
-        for entry in self._pending.clear():
-            self._counts["failures"] += 1
-            self._events.append(RequestFailed(entry.request_id, LinkClosed("framing lost")))
-        self._fire(Trigger.FRAME_TOO_LARGE)
-        self._decoder = None
+        self._lose(Trigger.FRAME_TOO_LARGE, "framing lost")
 
     def _reject(self, error: SscardError, request: Message | None, code: str | None) -> None:
         reply = None

@@ -122,10 +122,8 @@ def tls_server_context(certfile: str, keyfile: str, cafile: str) -> ssl.SSLConte
     Raises:
         OSError, ssl.SSLError: a file cannot be read or does not hold what it should.
     """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=cafile)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = _tls_context(ssl.Purpose.CLIENT_AUTH, certfile, keyfile, cafile)
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_cert_chain(certfile, keyfile)
     return context
 
 
@@ -143,7 +141,11 @@ def tls_client_context(certfile: str, keyfile: str, cafile: str) -> ssl.SSLConte
     Raises:
         OSError, ssl.SSLError: a file cannot be read or does not hold what it should.
     """
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+    return _tls_context(ssl.Purpose.SERVER_AUTH, certfile, keyfile, cafile)
+
+
+def _tls_context(purpose: ssl.Purpose, certfile: str, keyfile: str, cafile: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(purpose, cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certfile, keyfile)
     return context
@@ -241,7 +243,6 @@ async def serve_link_stream(
         name=name,
     )
     link.peer = name
-    link._open_at_once = not proto.config.sign_on
     started = False
     try:
         async with trio.open_nursery() as nursery:
@@ -255,14 +256,6 @@ async def serve_link_stream(
     finally:
         if started and on_disconnect is not None:
             on_disconnect(link)
-
-
-async def _serve_one(stream: trio.abc.Stream, *args: Any, **kwargs: Any) -> None:
-    # One connection's failure must not end the others (DOMAIN.md §2 links are independent).
-    try:
-        await serve_link_stream(stream, *args, **kwargs)
-    except Exception:
-        log.exception("%s: connection failed", kwargs.get("name"))
 
 
 async def serve_links(
@@ -334,19 +327,22 @@ async def serve_links(
                     return
                 link_stream = tls
                 address = f"{address} {common_name}"
-            await _serve_one(
-                link_stream,
-                dialect,
-                handler=handler,
-                config=config,
-                security=security,
-                keys=keys,
-                on_unmatched=on_unmatched,
-                on_connect=on_connect,
-                on_disconnect=on_disconnect,
-                unhandled_code=unhandled_code,
-                name=f"{name} {address}",
-            )
+            try:
+                await serve_link_stream(
+                    link_stream,
+                    dialect,
+                    handler=handler,
+                    config=config,
+                    security=security,
+                    keys=keys,
+                    on_unmatched=on_unmatched,
+                    on_connect=on_connect,
+                    on_disconnect=on_disconnect,
+                    unhandled_code=unhandled_code,
+                    name=f"{name} {address}",
+                )
+            except Exception:  # one connection's failure must not end the others (DOMAIN.md §2)
+                log.exception("%s: connection failed", f"{name} {address}")
         finally:
             active -= 1
 

@@ -31,17 +31,10 @@ driver sleeps until :meth:`~LinkProtocol.next_deadline` and then calls
 
 from __future__ import annotations
 
-from ..errors import (
-    LinkClosed,
-    ProtocolError,
-)
+from ..errors import ProtocolError
 from ..iso import FrameDecoder, Message
 from ._config import LinkConfig, LinkStatistics
-from ._events import (
-    EchoDue,
-    RequestFailed,
-    RequestTimedOut,
-)
+from ._events import EchoDue, RequestTimedOut
 from ._pending import Pending, RequestKind
 from ._receiving import ReceivingLink
 from ._state import LinkState, Trigger
@@ -108,11 +101,7 @@ class LinkProtocol(ReceivingLink):
 
     def connection_lost(self) -> None:
         """The transport is gone: every request in flight fails, once."""
-        for entry in self._pending.clear():
-            self._counts["failures"] += 1
-            self._events.append(RequestFailed(entry.request_id, LinkClosed("connection lost")))
-        self._fire(Trigger.CONNECTION_LOST)
-        self._decoder = None
+        self._lose(Trigger.CONNECTION_LOST, "connection lost")
 
     def send_request(
         self, message: Message, now: float, timeout: float | None = None
@@ -143,14 +132,12 @@ class LinkProtocol(ReceivingLink):
         trigger = _KIND_TRIGGER[kind]
         self._allowed(trigger)
         key = self._match.key(message)
-        repeat = int(message.mti[3]) % 2 == 1
-        self._pending.check(key, now, repeat=repeat)
+        owed = self._pending.check(key, now, repeat=int(message.mti[3]) % 2 == 1)
         data = self._encode(message)
         if timeout is None:
             timeout = self.config.request_timeout
         request_id = next(self._ids)
-        entry = Pending(request_id, key, now + timeout, kind, message.mti)
-        self._pending.add(entry, now, repeat=repeat)
+        self._pending.add(Pending(request_id, key, now + timeout, kind, owed))
         self._fire(trigger)
         self._counts["sent"] += 1
         return request_id, data

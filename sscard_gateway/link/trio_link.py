@@ -141,7 +141,6 @@ class Link(StreamDriver):
         self._backoff = backoff
         self._random = random
         self._slots = trio.Semaphore(max_in_flight)
-        self._max_in_flight = max_in_flight
         self._connect_timeout = connect_timeout
         self._drain_timeout = drain_timeout
         self._user_in_flight = 0
@@ -180,9 +179,7 @@ class Link(StreamDriver):
         """
         if self._closing:
             raise LinkUnavailable("the link is closing")
-        if timeout is None:
-            timeout = self.proto.config.request_timeout
-        deadline = trio.current_time() + timeout
+        deadline = self._deadline(timeout)
         try:
             self._slots.acquire_nowait()
         except trio.WouldBlock:
@@ -192,7 +189,7 @@ class Link(StreamDriver):
                 raise LinkUnavailable("no free slot before the request's deadline") from None
         self._user_in_flight += 1
         try:
-            return await super().request(message, timeout=deadline - trio.current_time())
+            return await self._request_by(message, deadline)
         finally:
             self._user_in_flight -= 1
             self._slots.release()
@@ -201,9 +198,7 @@ class Link(StreamDriver):
 
     async def _sign_on(self) -> bool:
         proto = self.proto
-        if not proto.config.sign_on:
-            proto.skip_sign_on()
-            self._dispatch()
+        if not proto.config.sign_on:  # opened at once by _run_connection
             return True
         try:
             response = await self._exchange(lambda: proto.sign_on(trio.current_time()))

@@ -24,7 +24,7 @@ import string
 
 import attrs
 
-__all__ = ["InstitutionCodes", "LegCounters"]
+__all__ = ["InstitutionCodes", "LegCounters", "check_f7"]
 
 _STAN_MAX = 999_999
 _RRN_LENGTH = 12
@@ -42,7 +42,8 @@ def _f7_parts(now_f7: str, stan: str) -> dict[str, str]:
     }
 
 
-def _check_f7(now_f7: str) -> None:
+def check_f7(now_f7: str) -> None:
+    """Refuse a transmission time that is not 10 digits ``MMDDhhmmss`` (``ValueError``)."""
     if len(now_f7) != 10 or not (now_f7.isascii() and now_f7.isdigit()):
         raise ValueError("now_f7 must be 10 digits MMDDhhmmss")
 
@@ -110,7 +111,7 @@ class LegCounters:
         Raises:
             ValueError: ``now_f7`` is not 10 digits or ``stan`` not 6.
         """
-        _check_f7(now_f7)
+        check_f7(now_f7)
         if len(stan) != 6 or not (stan.isascii() and stan.isdigit()):
             raise ValueError("stan must be 6 digits")
         return self._rrn_template.format(**_f7_parts(now_f7, stan))

@@ -1,11 +1,11 @@
 """Values of one outbound leg: generated identifiers, field fit, original data.
 
-Small pure helpers of :mod:`._translate`: :class:`Leg` takes the leg's STAN
-from the counters once (F11 and the RRN share it) and only when a rule needs
-it, so a refused request consumes no STAN; :func:`fits` is the per-message
-check of the fields a mapping marks ``guarded``; :func:`original_data`
-builds field 90 from a leg as it was sent (DOMAIN.md §2: original MTI,
-STAN, F7, F32, F33).
+Small pure helpers of :mod:`._translate` (and of :mod:`._rules`' load-time
+probes): :class:`Leg` takes the leg's STAN from the counters once (F11 and
+the RRN share it) and only when a rule needs it, so a refused request
+consumes no STAN; :func:`fits` is the per-message check of the fields a
+mapping marks ``guarded``; :func:`original_data` builds field 90 from a leg
+as it was sent (DOMAIN.md §2: original MTI, STAN, F7, F32, F33).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..iso._compile import TEXT_CHECKS
 from ..iso.composite import OriginalData
 from ..iso.message import FieldValue, Message
 from ..iso.spec import DataEncoding, FieldSpec, LengthKind
-from ._counters import InstitutionCodes, LegCounters
+from ._counters import InstitutionCodes, LegCounters, check_f7
 from ._mapspec import Generator
 
 __all__ = ["Leg", "fits", "original_data"]
@@ -31,8 +31,7 @@ class Leg:
     def __init__(
         self, counters: LegCounters, now_f7: str, institution: InstitutionCodes | None
     ) -> None:
-        if len(now_f7) != 10 or not (now_f7.isascii() and now_f7.isdigit()):
-            raise ValueError("now_f7 must be 10 digits MMDDhhmmss")
+        check_f7(now_f7)
         self._counters = counters
         self._now = now_f7
         self._institution = institution

@@ -38,18 +38,6 @@ class Generator(enum.Enum):
     FORWARDER = "forwarder"
 
 
-#: A sample of each generated value, to check at load that it fits its field.
-PROBE = {
-    Generator.STAN: "000001",
-    Generator.RRN: "112610000001",
-    Generator.TRANSMISSION_TIME: "1126101530",
-    Generator.LOCAL_TIME: "101530",
-    Generator.LOCAL_DATE: "1126",
-    Generator.ACQUIRER: "48021000",
-    Generator.FORWARDER: "48021000",
-}
-
-
 @attrs.frozen(slots=True)
 class Rename:
     """Field ``source`` carried as field ``target``; with ``usage``, a usage tag is

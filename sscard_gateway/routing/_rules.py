@@ -18,10 +18,16 @@ from ..iso.business import layout
 from ..iso.dialect import Dialect
 from ..iso.registry import load_dialect
 from ..iso.spec import FieldClass, FieldSpec, LengthKind
-from ._mapspec import PROBE, FieldRules, Generator, Rebuild, Rename, SubfieldRule
+from ._counters import InstitutionCodes, LegCounters
+from ._leg import Leg
+from ._mapspec import FieldRules, Generator, Rebuild, Rename, SubfieldRule
 from ._table import field_key
 
 __all__ = ["dialect_of", "field_of", "numbers", "read_rules", "values"]
+
+# A sample of each generated value, to check at load that it fits its field.
+_SAMPLE_LEG = Leg(LegCounters(), "1126101530", InstitutionCodes("48021000"))
+_PROBE = {generator: _SAMPLE_LEG.value(generator) for generator in Generator}
 
 
 def dialect_of(table: Table, key: str) -> Dialect:
@@ -85,7 +91,7 @@ def _generators(table: Table, key: str, dialect: Dialect) -> dict[int, Generator
             generator = Generator(sub.get(name, str))
         except ValueError:
             raise sub.fail(name, f"must be one of {allowed}") from None
-        _probe(sub, name, dialect, number, PROBE[generator])
+        _probe(sub, name, dialect, number, _PROBE[generator])
         out[number] = generator
     return out
 

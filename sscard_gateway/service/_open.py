@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import ssl
 
-from ..config import InvalidConfig, ServiceConfig, TlsFiles
+from ..config import InvalidConfig, SecretSource, ServiceConfig, TlsFiles
 from ..crypto import KeyVersion, SecurityModule, SoftwareSecurityModule
 from ..errors import JournalError, SecurityError, SpecError
 from ..link import Connector, tcp_connector, tls_client_context, tls_server_context
@@ -92,18 +92,16 @@ def open_journal(config: ServiceConfig, environ: dict[str, str] | None = None) -
             key, a journal that cannot be opened or was written under other keys.
     """
     settings = config.journal
-    keys = {}
-    for source in (settings.pan_key, settings.data_key):
+
+    def read(source: SecretSource) -> bytes:
         try:
-            keys[source.where] = source.read(environ)
+            return source.read(environ)
         except SecurityError as exc:
             raise SpecError(config.file, source.where, str(exc)) from None
+
+    pan_key, data_key = read(settings.pan_key), read(settings.data_key)
     try:
-        return SQLiteJournal(
-            settings.path,
-            pan_key=keys[settings.pan_key.where],
-            data_key=keys[settings.data_key.where],
-        )
+        return SQLiteJournal(settings.path, pan_key=pan_key, data_key=data_key)
     except JournalError as exc:
         raise SpecError(config.file, "journal.path", f"{settings.path}: {exc}") from None
 

@@ -16,7 +16,6 @@ holds, the clear PAN included, in memory only.
 from __future__ import annotations
 
 import collections
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +29,6 @@ from ._rules import Action, SwitchRules
 from ._serve import Listener
 
 __all__ = ["SwitchRecord", "SwitchSimulator", "SwitchStatistics"]
-
-log = logging.getLogger("sscard_gateway.sim.switch")
 
 
 @attrs.frozen(kw_only=True)

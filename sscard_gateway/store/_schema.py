@@ -35,44 +35,48 @@ __all__ = ["MIGRATIONS", "OWED_COLUMNS", "SCHEMA_VERSION", "TRANSACTION_COLUMNS"
 
 SCHEMA_VERSION: Final = 1
 
+#: The SQL type of each column of ``transactions``, in the order records are
+#: written and read.
+_TRANSACTION_TYPES: Final = {
+    "transaction_key": "TEXT NOT NULL",
+    "kind": "TEXT NOT NULL",
+    "mti": "TEXT NOT NULL",
+    "source": "TEXT NOT NULL",
+    "created_at": "REAL NOT NULL",
+    "settlement_date": "TEXT NOT NULL",
+    "updated_at": "REAL NOT NULL",
+    "destination": "TEXT NOT NULL",
+    "dialect": "TEXT NOT NULL",
+    "processing_code": "TEXT NOT NULL",
+    "stan": "TEXT NOT NULL",
+    "rrn": "TEXT NOT NULL",
+    "transmission_time": "TEXT NOT NULL",
+    "acquirer": "TEXT NOT NULL",
+    "forwarder": "TEXT NOT NULL",
+    "terminal": "TEXT NOT NULL",
+    "merchant": "TEXT NOT NULL",
+    "authorization_code": "TEXT NOT NULL",
+    "home_region": "TEXT NOT NULL",
+    "treating_region": "TEXT NOT NULL",
+    "insurance_kind": "TEXT NOT NULL",
+    "amount": "INTEGER NOT NULL",
+    "fund": "INTEGER NOT NULL",
+    "personal_account": "INTEGER NOT NULL",
+    "cash": "INTEGER NOT NULL",
+    "currency": "TEXT NOT NULL",
+    "pan_masked": "TEXT NOT NULL",
+    "pan_hash": "TEXT NOT NULL",
+    "status": "TEXT NOT NULL",
+    "response_code": "TEXT",
+    "responded_at": "REAL",
+    "upstream_stan": "TEXT",
+    "upstream_rrn": "TEXT",
+    "upstream_key": "TEXT",
+    "original_key": "TEXT",
+}
+
 #: Columns of ``transactions`` in the order records are written and read.
-TRANSACTION_COLUMNS: Final = (
-    "transaction_key",
-    "kind",
-    "mti",
-    "source",
-    "created_at",
-    "settlement_date",
-    "updated_at",
-    "destination",
-    "dialect",
-    "processing_code",
-    "stan",
-    "rrn",
-    "transmission_time",
-    "acquirer",
-    "forwarder",
-    "terminal",
-    "merchant",
-    "authorization_code",
-    "home_region",
-    "treating_region",
-    "insurance_kind",
-    "amount",
-    "fund",
-    "personal_account",
-    "cash",
-    "currency",
-    "pan_masked",
-    "pan_hash",
-    "status",
-    "response_code",
-    "responded_at",
-    "upstream_stan",
-    "upstream_rrn",
-    "upstream_key",
-    "original_key",
-)
+TRANSACTION_COLUMNS: Final = tuple(_TRANSACTION_TYPES)
 
 #: Columns of ``owed`` in the order items are written and read.
 OWED_COLUMNS: Final = (
@@ -89,46 +93,6 @@ OWED_COLUMNS: Final = (
     "status",
     "last_response_code",
 )
-
-_TEXT_NOT_NULL = {
-    "transaction_key",
-    "kind",
-    "mti",
-    "source",
-    "settlement_date",
-    "destination",
-    "dialect",
-    "processing_code",
-    "stan",
-    "rrn",
-    "transmission_time",
-    "acquirer",
-    "forwarder",
-    "terminal",
-    "merchant",
-    "authorization_code",
-    "home_region",
-    "treating_region",
-    "insurance_kind",
-    "currency",
-    "pan_masked",
-    "pan_hash",
-    "status",
-}
-_INTEGER = {"amount", "fund", "personal_account", "cash"}
-_REAL = {"created_at", "updated_at"}
-
-
-def _transaction_column(name: str) -> str:
-    if name in _TEXT_NOT_NULL:
-        return f"{name} TEXT NOT NULL"
-    if name in _INTEGER:
-        return f"{name} INTEGER NOT NULL"
-    if name in _REAL:
-        return f"{name} REAL NOT NULL"
-    if name == "responded_at":
-        return f"{name} REAL"
-    return f"{name} TEXT"
 
 
 def _counter_triggers(table: str) -> list[str]:
@@ -151,7 +115,7 @@ def _counter_triggers(table: str) -> list[str]:
 
 
 def _version_1() -> tuple[str, ...]:
-    columns = ",\n  ".join(_transaction_column(c) for c in TRANSACTION_COLUMNS)
+    columns = ",\n  ".join(f"{c} {t}" for c, t in _TRANSACTION_TYPES.items())
     counters = [f"transactions:{s.value}" for s in TransactionStatus]
     counters += [f"owed:{s.value}" for s in OwedStatus]
     return (

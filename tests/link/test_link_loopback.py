@@ -136,7 +136,8 @@ async def test_link_survives_a_malformed_frame_and_a_peer_restart(h):
                 response = await link.request(h.purchase("000001"), timeout=5.0)
                 assert response[39] == "00"
                 first.cancel()  # the peer goes down ...
-                await trio.sleep(0.05)
+                while link.state.value == "signed on":  # until the link sees it (BOUND)
+                    await trio.sleep(0.005)
                 assert link.state.value != "signed on"
                 listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
                 second = await nursery.start(server, listeners)  # ... and comes back

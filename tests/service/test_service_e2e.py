@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,18 +68,32 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def poll_until(
+    holds: Callable[[], bool], *, what: str, timeout: float, alive: subprocess.Popen[str]
+) -> None:
+    """Ask ``holds`` every 20 ms until it is true; fail after ``timeout`` s or if ``alive`` exits.
+
+    The gateway shows its readiness and its requests in flight only in its
+    metrics (its log goes to a file), so there is no event to wait on: this
+    is the one polling loop, and it is bounded.
+    """
+    deadline = time.monotonic() + timeout
+    while not holds():
+        assert alive.poll() is None, f"the process exited before: {what}"
+        assert time.monotonic() < deadline, f"not in {timeout:g} s: {what}"
+        time.sleep(0.02)
+
+
 def wait_ready(gateway: subprocess.Popen[str], metrics_port: int, timeout: float = 20.0) -> None:
     """Until the gateway's metrics say the switch link is signed on."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert gateway.poll() is None, "the gateway exited"
+
+    def signed_on() -> bool:
         try:
-            if scrape(metrics_port).get(("sscard_link_up", (("link", "cups"),))) == 1:
-                return
+            return scrape(metrics_port).get(("sscard_link_up", (("link", "cups"),))) == 1
         except OSError:
-            pass  # not listening yet
-        time.sleep(0.05)
-    raise AssertionError("the gateway was not ready in time")
+            return False  # not listening yet
+
+    poll_until(signed_on, what="the gateway is ready", timeout=timeout, alive=gateway)
 
 
 def key_options(keys: Path) -> list[str | Path]:
@@ -187,10 +201,12 @@ def test_sigterm_during_load_drains_what_is_in_flight(tmp_path):
                 "sim", "load", "--gateway", f"127.0.0.1:{centers[0]}", "--center", BEIJING,
                 "--requests", "400", "--concurrency", "16", "--json", *key_options(keys),
             ) as load:  # fmt: skip
-                deadline = time.monotonic() + 20
-                while scrape(metrics).get(("sscard_requests_in_flight", ()), 0) < 16:
-                    assert time.monotonic() < deadline and load.poll() is None
-                    time.sleep(0.02)
+                poll_until(
+                    lambda: scrape(metrics).get(("sscard_requests_in_flight", ()), 0) >= 16,
+                    what="16 requests in flight",
+                    timeout=20,
+                    alive=load,
+                )
                 gateway.send_signal(signal.SIGTERM)
                 assert gateway.wait(timeout=30) == 0
                 assert load.wait(timeout=60) == 1  # the gateway went away mid-load

@@ -193,14 +193,23 @@ async def test_a_stop_drains_requests_in_flight_and_refuses_new_ones(tmp_path, l
     assert sorted(int(r.amount.total) for r in records) == list(range(200, 208))
 
 
-async def test_a_key_missing_from_the_store_stops_the_start(tmp_path, lab_keys):
-    path = example_config(
+def unstarted_config(tmp_path: Path, keys: Path, extra: dict[str, str] | None = None) -> Path:
+    """An examples-like configuration on free ports, for services that must not start."""
+    return example_config(
         tmp_path,
-        keys=lab_keys,
+        keys=keys,
         switch=free_port(),
         centers=(free_port(), free_port()),
         metrics=free_port(),
-        extra={
+        extra=extra,
+    )
+
+
+async def test_a_key_missing_from_the_store_stops_the_start(tmp_path, lab_keys):
+    path = unstarted_config(
+        tmp_path,
+        lab_keys,
+        {
             'mac_key = "center-110000.zak"': 'mac_key = "center-110000.nokey"',
             'pin_key = "center-310000.zpk"': 'pin_key = "center-310000.zak"',
         },
@@ -218,13 +227,8 @@ async def test_a_key_missing_from_the_store_stops_the_start(tmp_path, lab_keys):
 async def test_a_wrong_master_key_names_the_key_store(tmp_path, lab_keys):
     other = tmp_path / "other.key"
     MasterKey.generate().write_file(other)
-    path = example_config(
-        tmp_path,
-        keys=lab_keys,
-        switch=free_port(),
-        centers=(free_port(), free_port()),
-        metrics=free_port(),
-        extra={f'"{lab_keys.as_posix()}/master.key"': f'"{other.as_posix()}"'},
+    path = unstarted_config(
+        tmp_path, lab_keys, {f'"{lab_keys.as_posix()}/master.key"': f'"{other.as_posix()}"'}
     )
     with pytest.raises(SpecError, match=r"security\.key_store: .*another master key"):
         await Service(load_config(path)).run(handle_signals=False)
@@ -232,12 +236,6 @@ async def test_a_wrong_master_key_names_the_key_store(tmp_path, lab_keys):
 
 async def test_an_unreadable_journal_key_names_its_setting(tmp_path, lab_keys):
     (lab_keys / "journal-pan.key").unlink()
-    path = example_config(
-        tmp_path,
-        keys=lab_keys,
-        switch=free_port(),
-        centers=(free_port(), free_port()),
-        metrics=free_port(),
-    )
+    path = unstarted_config(tmp_path, lab_keys)
     with pytest.raises(SpecError, match=r"journal\.pan_key: .*cannot read the key file"):
         await Service(load_config(path)).run(handle_signals=False)
