@@ -208,9 +208,7 @@ class StreamDriver:
         waiter = Waiter()
         self._waiters[request_id] = waiter
         self._write(data)
-        self._rearm_timer()
-        if self.proto.has_events:  # e.g. the state change of a sign-on
-            self._dispatch()
+        self._dispatch()  # e.g. the state change of a sign-on; re-arms the timer
         try:
             await waiter.wait()
         finally:
@@ -275,6 +273,7 @@ class StreamDriver:
                     self._nursery.start_soon(self._echo)
             elif isinstance(event, StateChanged):
                 self._state_changed(event)
+        self._rearm_timer()  # a state change, a frame or new keys may bring a deadline forward
 
     def _state_changed(self, event: StateChanged) -> None:
         log.info("%s: %s -> %s", self.name, event.previous.value, event.state.value)

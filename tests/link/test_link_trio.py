@@ -187,6 +187,24 @@ async def test_echo_after_idle_and_a_silent_peer_is_reconnected(h, autojump_cloc
             assert net.connects == [0.0, 41.0]
 
 
+async def test_echo_interval_shorter_than_the_request_timeouts(h, autojump_clock):
+    echoes = []
+
+    async def handler(message):
+        if message.mti == "0820" and message[70] == "301":
+            echoes.append(trio.current_time())
+        return message.response_to("00")
+
+    config = LinkConfig(network_fields=h.CLIENT_FIELDS, echo_interval=3.0, sign_on_timeout=10.0)
+    peer_config = LinkConfig(echo_interval=None, answer_network=False)
+    async with trio.open_nursery() as nursery:
+        net = h.MemoryNetwork(nursery, h.peer(handler=handler, config=peer_config))
+        async with open_link(h.CUPS, net.connect, **h.link_kwargs(config=config)) as link:
+            await link.wait_ready()
+            await trio.sleep(10)
+    assert echoes == [3.0, 6.0, 9.0]
+
+
 async def test_requests_in_flight_are_bounded(h, autojump_clock):
     concurrent = 0
     peak = 0
