@@ -327,22 +327,21 @@ async def serve_links(
                     return
                 link_stream = tls
                 address = f"{address} {common_name}"
-            try:
-                await serve_link_stream(
-                    link_stream,
-                    dialect,
-                    handler=handler,
-                    config=config,
-                    security=security,
-                    keys=keys,
-                    on_unmatched=on_unmatched,
-                    on_connect=on_connect,
-                    on_disconnect=on_disconnect,
-                    unhandled_code=unhandled_code,
-                    name=f"{name} {address}",
-                )
-            except Exception:  # one connection's failure must not end the others (DOMAIN.md §2)
-                log.exception("%s: connection failed", f"{name} {address}")
+            await serve_link_stream(
+                link_stream,
+                dialect,
+                handler=handler,
+                config=config,
+                security=security,
+                keys=keys,
+                on_unmatched=on_unmatched,
+                on_connect=on_connect,
+                on_disconnect=on_disconnect,
+                unhandled_code=unhandled_code,
+                name=f"{name} {address}",
+            )
+        except Exception:  # one connection's failure must not end the others (DOMAIN.md §2)
+            log.exception("%s %s: connection failed", name, address)
         finally:
             active -= 1
 

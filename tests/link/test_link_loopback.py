@@ -79,6 +79,34 @@ async def test_tls_peer_not_allowed_or_without_certificate_is_refused(h, tls_fil
     assert "refused" in caplog.text or "handshake" in caplog.text
 
 
+async def test_an_unexpected_failure_in_a_tls_handshake_ends_only_that_connection(
+    h, tls_files, caplog, monkeypatch
+):
+    from sscard_gateway.link import _server as server_module
+
+    real = server_module._handshake
+    calls = []
+
+    async def once_broken(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("unexpected")
+        return await real(*args)
+
+    monkeypatch.setattr(server_module, "_handshake", once_broken)
+    server_ctx = tls_server_context(*tls_files["gateway"], tls_files["ca"])
+    client_ctx = tls_client_context(*tls_files["center-110105"], tls_files["ca"])
+    with trio.fail_after(BOUND), caplog.at_level(logging.ERROR, "sscard_gateway.link"):
+        async with trio.open_nursery() as nursery:
+            port = await _server(nursery, h, ssl_context=server_ctx)
+            connect = tcp_connector("127.0.0.1", port, ssl_context=client_ctx)
+            async with _link(h, connect) as link:  # its first connection fails; it reconnects
+                assert (await link.request(h.purchase("000001"), timeout=5.0))[39] == "00"
+            nursery.cancel_scope.cancel()
+    assert len(calls) >= 2
+    assert "connection failed" in caplog.text
+
+
 async def test_address_allow_list_and_connection_limit(h, caplog):
     with trio.fail_after(BOUND), caplog.at_level(logging.WARNING, "sscard_gateway.link"):
         async with trio.open_nursery() as nursery:
