@@ -51,34 +51,37 @@ def translate_pin(
 
     The inbound block (field 52, or field 63 usage ``SM``) is translated
     under the security module; with an SM4 outbound format it travels in
-    the dialect's SM4 field and usage, otherwise in field 52.
+    the dialect's SM4 field and usage, otherwise in field 52. The field
+    that carried it in is never passed on as it was (a mapping may copy
+    it): the peer gets the block under its own key, or no block.
 
     Raises:
         SecurityError: the block does not translate (``A7``, ``A8``, ``55``, ``99``).
     """
     block = inbound.fields.get(52)
+    bare = outbound.without(52)
     if not isinstance(block, bytes):
         sm = inbound.fields.get(63)
-        if isinstance(sm, str) and sm.startswith("SM"):
-            block = bytes.fromhex(sm[2:])
-        else:
-            return outbound.without(52)
+        if not (isinstance(sm, str) and sm.startswith("SM")):
+            return bare
+        block, bare = bytes.fromhex(sm[2:]), bare.without(63)
     if route.from_key is None or route.to_key is None:
-        return outbound.without(52)
+        return bare
     translated = security.translate_pin(
         block, card_pan(inbound), route.from_key, route.from_format, route.to_key, route.to_format
     )
     pin = dialect.spec.pin
+    fields: dict[int, str | bytes]
     if route.to_format == "sm4" and pin is not None and pin.sm4_field is not None:
         usage = pin.sm4_usage or "SM"
-        fields: dict[int, str | bytes] = {pin.sm4_field: usage + translated.hex().upper()}
+        fields = {pin.sm4_field: usage + translated.hex().upper()}
         if pin.control_field is not None and pin.sm4_control:
             fields[pin.control_field] = pin.sm4_control
-        return outbound.without(52).with_fields(fields)
+        return bare.with_fields(fields)
     fields = {pin.field if pin else 52: translated}
     if pin is not None and pin.control_field is not None and pin.control:
         fields[pin.control_field] = pin.control
-    return outbound.with_fields(fields)
+    return bare.with_fields(fields)
 
 
 @attrs.frozen(kw_only=True)
