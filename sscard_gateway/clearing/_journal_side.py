@@ -296,6 +296,9 @@ def read_generic(
         cancelled.close()
 
 
+_READABLE = frozenset({1, 2})
+
+
 def _open_sqlite(path: str) -> sqlite3.Connection | None:
     uri = "file:" + urllib.request.pathname2url(os.path.abspath(path)) + "?mode=ro"
     try:
@@ -305,7 +308,8 @@ def _open_sqlite(path: str) -> sqlite3.Connection | None:
         columns = {row[1] for row in conn.execute("PRAGMA src.table_info(transactions)")}
     except sqlite3.Error:
         return None
-    if version is None or version[0] != 1 or not columns >= _NEEDED:
+    # versions 1 and 2 hold the same transactions table (2 added legs and owed columns)
+    if version is None or version[0] not in _READABLE or not columns >= _NEEDED:
         conn.close()
         return None
     return conn

@@ -2,7 +2,9 @@
 
 ``sim keys --out DIR`` writes a lab key set (key store, master key file,
 journal key files) with the key names ``examples/gateway.toml`` uses;
-``sim switch`` is the UnionPay switch simulator (rules from a TOML file);
+``sim switch`` is the UnionPay switch simulator (rules from a TOML file;
+with ``--record FILE`` its record of the day survives a restart, and with
+``--acom-out DIR`` it writes its clearing file when it stops);
 ``sim center`` connects as a regional center, sends transactions of the
 kinds asked for and prints the answers (and with ``--serve`` stays to
 answer the gateway's requests); ``sim load`` sends N requests C at a time
@@ -15,13 +17,10 @@ its own names.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import random
 import signal
-import sys
-import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,8 +28,8 @@ from typing import Any
 
 import trio
 
-from ..crypto import MASTER_KEY_ENV, KeyInfo, MasterKey, SoftwareSecurityModule
-from ..errors import KeyStoreError, LinkUnavailable, SpecError, SscardError
+from ..crypto import KeyInfo, MasterKey, SoftwareSecurityModule
+from ..errors import KeyStoreError, LinkUnavailable, SscardError
 from ..ids import AmountSplit, mask_pan
 from ..iso import Message, load_dialect
 from ..link import (
@@ -46,15 +45,12 @@ from ..link import (
 from ..sim import (
     CardHolder,
     CenterIdentity,
-    CenterResponder,
     CenterSimulator,
     Kind,
-    SwitchRules,
-    SwitchSimulator,
 )
 from ..sim.lab import CARDS, CENTERS, lab_security
 from ..sim.load import LoadResult, run_load
-from ._crypto import KEY_STORE_ENV, load_master_key
+from ._sim_listen import add_responder, add_switch, key_options, open_security, quiet_logging
 
 __all__ = ["register", "write_lab_keys"]
 
@@ -70,15 +66,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to create")
     p.set_defaults(run=_keys)
 
-    p = ssub.add_parser("switch", help="the UnionPay switch simulator (until SIGTERM)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7000, help="0: any free port (printed)")
-    p.add_argument("--rules", type=Path, metavar="FILE.toml", help="how to answer")
-    p.add_argument("--settlement-date", metavar="MMDD", help="F15 of responses")
-    p.add_argument("--mac-key", default="cups.zak")
-    p.add_argument("--pin-key", default="cups.zpk")
-    _key_options(p)
-    p.set_defaults(run=_switch)
+    add_switch(ssub)
 
     p = ssub.add_parser("center", help="a regional center: send transactions, print answers")
     _center_options(p)
@@ -94,16 +82,7 @@ def register(sub: Any) -> None:
     p.add_argument("--answer", default="00", help="F39 given to the gateway's requests")
     p.set_defaults(run=_center)
 
-    p = ssub.add_parser(
-        "responder", help="a regional center's answering side, listening (until SIGTERM)"
-    )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7200, help="0: any free port (printed)")
-    p.add_argument("--mac-key", default="center-110000.zak")
-    p.add_argument("--pin-key", default="center-110000.zpk")
-    p.add_argument("--decline-over", type=int, default=10_000_000, help="fen; larger: 51")
-    _key_options(p)
-    p.set_defaults(run=_responder)
+    add_responder(ssub)
 
     p = ssub.add_parser("load", help="N requests, C in flight, through a gateway")
     _center_options(p)
@@ -112,22 +91,6 @@ def register(sub: Any) -> None:
     p.add_argument("--kind", choices=_KINDS, default=Kind.CONTRIBUTION_PAYMENT.value)
     p.add_argument("--json", action="store_true", help="also print the result as a JSON line")
     p.set_defaults(run=_load)
-
-
-def _key_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--keys",
-        type=Path,
-        default=os.environ.get(KEY_STORE_ENV),
-        metavar="STORE",
-        help=f"key store (default ${KEY_STORE_ENV})",
-    )
-    p.add_argument(
-        "--master-key",
-        type=Path,
-        metavar="FILE",
-        help=f"master key file (default ${MASTER_KEY_ENV})",
-    )
 
 
 def _center_options(p: argparse.ArgumentParser) -> None:
@@ -139,7 +102,7 @@ def _center_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pin-key", help="default NAME.zpk")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to sign on")
-    _key_options(p)
+    key_options(p)
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -149,43 +112,10 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _quiet_logging() -> None:
-    # warnings and errors only, scrubbed like the gateway's (a simulator holds clear PANs)
-    from ..config import LoggingSettings
-    from ..service import configure_logging
-
-    configure_logging(LoggingSettings(level="warning"))
-
-
-def _security(args: argparse.Namespace, *, required: bool) -> SoftwareSecurityModule | None:
-    if args.keys is None:
-        if required:
-            raise KeyStoreError(
-                "the simulator needs keys: pass --keys STORE and --master-key FILE "
-                "(`sscard-gateway sim keys --out DIR` writes a lab set)"
-            )
-        print("warning: no key store: messages carry no MAC", file=sys.stderr)
-        return None
-    return SoftwareSecurityModule.open(args.keys, load_master_key(args.master_key))
-
-
 async def _until_signal() -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             return
-
-
-async def _serve_until_signal(
-    serve: Callable[..., Awaitable[None]], args: argparse.Namespace, what: str
-) -> None:
-    """Run ``serve`` on ``--host``/``--port``, print where it listens, stop on a signal."""
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(functools.partial(serve, host=args.host, port=args.port))
-            print(f"{what} listening on {args.host}:{port}", flush=True)
-            async for _ in signals:
-                break
-            nursery.cancel_scope.cancel()
 
 
 # -- sim keys ------------------------------------------------------------------------------
@@ -242,55 +172,6 @@ def _keys(args: argparse.Namespace) -> int:
     print("  master.key        its master key")
     print("  journal-pan.key   the journal's PAN hash key")
     print("  journal-data.key  the journal's payload key")
-    return 0
-
-
-# -- sim switch ------------------------------------------------------------------------------
-
-
-def _rules(path: Path | None) -> SwitchRules:
-    if path is None:
-        return SwitchRules()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(str(path), "file", f"cannot read it ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(str(path), "syntax", str(exc)) from None
-    try:
-        return SwitchRules.from_dict(data)
-    except SpecError as exc:
-        raise SpecError(str(path), exc.where, exc.problem) from None
-
-
-def _switch(args: argparse.Namespace) -> int:
-    _quiet_logging()
-    rules = _rules(args.rules)
-    security = _security(args, required=False)
-    keys = LinkKeys(mac_key=args.mac_key, pin_key=args.pin_key) if security else None
-    date = args.settlement_date
-    switch = SwitchSimulator(
-        rules=rules,
-        security=security,
-        keys=keys,
-        settlement_date=(lambda: date) if date else None,
-    )
-    trio.run(_serve_until_signal, switch.serve, args, "switch simulator")
-    stats = switch.statistics()
-    print(
-        f"switch simulator stopped: {stats.requests} requests, {stats.approved} approved, "
-        f"{stats.declined} declined, {stats.reversals} reversals",
-        flush=True,
-    )
-    return 0
-
-
-def _responder(args: argparse.Namespace) -> int:
-    _quiet_logging()
-    security = _security(args, required=False)
-    keys = LinkKeys(mac_key=args.mac_key, pin_key=args.pin_key) if security else None
-    responder = CenterResponder(security=security, keys=keys, decline_over=args.decline_over)
-    trio.run(_serve_until_signal, responder.serve, args, "center responder")
     return 0
 
 
@@ -365,8 +246,8 @@ def _build(sim: CenterSimulator, kind: Kind, card: CardHolder, amount: int) -> M
 
 
 def _center(args: argparse.Namespace) -> int:
-    _quiet_logging()
-    security = _security(args, required=True)
+    quiet_logging()
+    security = open_security(args, required=True)
     assert security is not None
     identity = _identity(args)
     card = _card(args)
@@ -406,8 +287,8 @@ def _center(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    _quiet_logging()
-    security = _security(args, required=True)
+    quiet_logging()
+    security = open_security(args, required=True)
     assert security is not None
     if args.requests < 1 or args.concurrency < 1:
         raise SscardError("--requests and --concurrency must be at least 1")

@@ -317,7 +317,6 @@ class _Loader:
     def saf(self, t: Section) -> SafPolicy:
         return SafPolicy(
             **delays(t, "store_and_forward", 1.0, 60.0),
-            max_attempts=t.integer("max_attempts", 50, low=1, high=1_000_000),
             expiry=t.number("expiry", 3 * 86400.0),
             attempt_timeout=t.number("attempt_timeout", 10.0),
             batch=t.integer("batch", 32, low=1, high=10_000),

@@ -1,9 +1,9 @@
 """What a gateway is made of: its links, key names, routes and queue policy.
 
-These are frozen values a deployment builds once (from ``gateway.toml`` in
-a later release, or in code); the :class:`~sscard_gateway.gateway.Gateway`
-only reads them. Key names refer to keys in the security module; nothing
-here holds key material.
+These are frozen values a deployment builds once (from ``gateway.toml``
+through :func:`sscard_gateway.config.load_config`, or in code); the
+:class:`~sscard_gateway.gateway.Gateway` only reads them. Key names refer to
+keys in the security module; nothing here holds key material.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from ..engine import SafPolicy
 from ..link import Backoff, LinkKeys
 from ..routing import InstitutionCodes
 
@@ -83,29 +84,6 @@ class UpstreamLink(_KeyNames):
     sign_on: bool = True
     echo_interval: float | None = 60.0
     backoff: Backoff = attrs.field(factory=lambda: Backoff(initial=0.2, maximum=5.0))
-
-
-@attrs.frozen(kw_only=True)
-class SafPolicy:
-    """Store-and-forward: how owed reversals and advices are retried.
-
-    Attempt ``n`` (from 1) is followed, when it fails, by a wait of
-    ``min(maximum, initial * multiplier ** (n - 1))`` seconds. An item is
-    abandoned after ``max_attempts`` attempts and expires ``expiry`` seconds
-    after it was owed. ``attempt_timeout`` bounds each attempt.
-    """
-
-    initial: float = 1.0
-    maximum: float = 60.0
-    multiplier: float = 2.0
-    max_attempts: int = 50
-    expiry: float = 3 * 86400.0
-    attempt_timeout: float = 10.0
-    batch: int = 32
-
-    def delay(self, attempts: int) -> float:
-        """Seconds to wait after ``attempts`` failed attempts."""
-        return min(self.maximum, self.initial * self.multiplier ** max(0, min(attempts, 64) - 1))
 
 
 @attrs.frozen(kw_only=True)

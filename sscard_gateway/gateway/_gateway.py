@@ -5,36 +5,29 @@ Theory of operation
 The gateway listens for each regional center (one listener per center,
 with that center's MAC and PIN keys) and keeps one link up to the UnionPay
 switch. The link layer verifies the MAC of every inbound message (a bad
-one is answered ``A0`` and never reaches this module) and MACs every
-outbound one. For each request from a center (:meth:`Gateway._from_center`):
+one is answered ``A0`` and never reaches the gateway) and MACs every
+outbound one. Every request, reversal and advice a link hands over becomes
+a saga of the transaction engine (:mod:`sscard_gateway.engine`), which
+decides, and the :class:`~._executor.Executor` carries out: journal, send
+the legs, answer. The sagas run in the gateway's own nursery, so a center
+whose line drops does not cancel the legs of its requests.
 
-1. business checks the dialect declares (PAN ``14``, social security
-   number ``30``, amount split ``13``);
-2. routing by card BIN, home region and institution (no route: ``15`` or
-   ``92``, nothing forwarded);
-3. translation to the destination's dialect, with the PIN block
-   re-enciphered from the center's PIN key to the destination's;
-4. the journal: the request is inserted — durable — before anything is
-   forwarded; a transaction key seen before answers ``94`` (this holds
-   across restarts, the journal being on disk);
-5. the leg; its response is journaled before the center is answered; on
-   silence the center gets its dialect's timeout code (``68``) and the
-   leg's reversal is journaled as owed, for store-and-forward.
+A center connection becomes routable only once it has signed on; several
+signed-on connections of one center share its traffic, and one that ends
+removes only itself. Store-and-forward (:class:`~._saf.StoreAndForward`)
+delivers owed reversals and advices to the links that are signed on.
 
-A medical settlement whose cash part is ``0`` has no bank leg and is
-approved here; its fund and personal-account parts are journaled for
-cross-region clearing. A cross-region settlement goes first to the card's
-home center when it is connected, then, for the cash part, to CUPS; if
-CUPS declines, the home-center leg is reversed. A center's reversal
-(``0420``) of an earlier transaction is answered at once and the upstream
-reversal owed. CUPS-originated requests for cards in a center's BIN ranges
-go to that home center and are answered back (:meth:`Gateway._from_cups`).
+At start the gateway continues its STAN sequence after the journal's last
+one and applies the recovery table (:mod:`sscard_gateway.engine._recovery`)
+to every transaction left ``pending`` and every leg left ``sent``: what a
+crash cut short is reversed, before any new request is taken.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import random as _random
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,49 +38,65 @@ import trio
 
 from ..clearing import Cutover
 from ..crypto import SecurityModule
-from ..iso import Message, load_dialect
+from ..engine import Engine, Peer, Saga, kind_of, recover
+from ..iso import Dialect, Message, load_dialect
 from ..link import (
     Connector,
     Link,
     LinkConfig,
+    LinkState,
     ServedLink,
+    StreamDriver,
     open_link,
     serve_links,
     tcp_connector,
 )
-from ..routing import LegCounters, RouteTable, load_mapping
+from ..routing import LegCounters, RouteTable, Translator, load_mapping
 from ..store import (
     BatchingJournal,
     Journal,
+    LegState,
+    SetSetting,
+    TransactionQuery,
+    TransactionStatus,
     open_batching_journal,
 )
-from ._config import GatewayConfig
-from ._flows import CUTOVER_SETTING
-from ._from_cups import CupsFlows
-from ._records import kind_of
+from ._config import CenterLink, GatewayConfig
+from ._executor import Executor, Ticket
 from ._saf import StoreAndForward
 
-__all__ = ["Gateway", "GatewayStatistics"]
+__all__ = ["CUTOVER_SETTING", "AnswerHook", "Gateway", "GatewayStatistics", "ListenerFactory"]
 
 log = logging.getLogger("sscard_gateway.gateway")
+
+CUTOVER_SETTING = "cutover.moved"
+"""The journal setting that keeps the cutover boundaries the switch moved."""
 
 AnswerHook = Callable[[str, Message, Message | None, float], None]
 """Told of every inbound request once handled: (link name, request, response
 or ``None``, seconds on Trio's clock). Metrics use it; it must not block."""
 
+ListenerFactory = Callable[[CenterLink], Awaitable[list[trio.abc.Listener[trio.abc.Stream]]]]
+"""Opens the listeners of one center (TCP on its host and port by default; the fault
+simulation gives in-memory ones)."""
+
 
 @attrs.frozen
 class GatewayStatistics:
-    """A snapshot: answers by (kind, response code), links, store-and-forward."""
+    """A snapshot: answers by (kind, response code), links, store-and-forward, the engine."""
 
     answers: dict[tuple[str, str], int]
     centers_connected: tuple[str, ...]
     upstream_ready: bool
     reversals_delivered: int
     saf_retries: int
+    exceptions: int = 0
+    refused: int = 0
+    undeliverable: int = 0
+    recovered: int = 0
 
 
-class Gateway(CupsFlows):
+class Gateway:
     """Run with ``ports = await nursery.start(gateway.run)``; stop by cancelling.
 
     Args:
@@ -95,12 +104,17 @@ class Gateway(CupsFlows):
         security: the security module holding every key named in ``config``.
         journal: the journal (e.g. :class:`~sscard_gateway.store.SQLiteJournal`).
         wallclock: local time, for F7, settlement dates and journal stamps.
-        last_stan: the last STAN the gateway used, to continue after a restart.
+        last_stan: the last STAN the gateway used, when known outside the
+            journal (the journal's own last one is used when larger).
         upstream_connector: opens the stream to the switch (TLS, or a memory
             stream in tests); plain TCP to ``config.upstream`` by default.
         center_ssl: TLS server contexts by center name; a center without one
             listens in plain TCP.
         on_answered: told of every inbound request once handled (metrics).
+        listeners: opens each center's listeners (TCP by default).
+        random: the random source of reconnection jitter.
+        journal_threads: call the journal from worker threads (``False``
+            for deterministic simulation).
     """
 
     def __init__(
@@ -114,6 +128,9 @@ class Gateway(CupsFlows):
         upstream_connector: Connector | None = None,
         center_ssl: Mapping[str, ssl.SSLContext] | None = None,
         on_answered: AnswerHook | None = None,
+        listeners: ListenerFactory | None = None,
+        random: Callable[[], float] | None = None,
+        journal_threads: bool = True,
     ) -> None:
         self.config = config
         self.security = security
@@ -124,27 +141,108 @@ class Gateway(CupsFlows):
         self.routes = RouteTable.from_config(
             config.routes, file="<gateway config>", where="routing", destinations=names
         )
-        self.center_dialect = load_dialect("center")
-        self.cups_dialect = load_dialect("cups")
-        self.to_cups = load_mapping("center_to_cups")
-        self.from_cups = load_mapping("cups_to_center")
-        self.counters = LegCounters(last_stan=last_stan)
+        self.dialects: dict[str, Dialect] = {up: load_dialect("cups")}
+        self.dialects.update({c.name: load_dialect("center") for c in config.centers})
         self.cutover = Cutover(config.cutover_at)
-        self.centers: dict[str, ServedLink] = {}
+        self.centers: dict[str, list[ServedLink]] = {}
         self.upstream: Link | None = None
         self.ports: dict[str, int] = {}
+        self.engine: Engine | None = None
+        self._last_stan = last_stan
         self._answers: Counter[tuple[str, str]] = Counter()
         self._bj: BatchingJournal | None = None
         self._saf: StoreAndForward | None = None
+        self._executor: Executor | None = None
         self._connector = upstream_connector
         self._center_ssl = dict(center_ssl or {})
         self._on_answered = on_answered
+        self._listeners = listeners
+        self._random = random or _random.random
+        self._threads = journal_threads
+        self._tickets: dict[int, Ticket] = {}
         self._in_flight = 0
+        self._recovered = 0
         self._draining = False
         self._idle: trio.Event | None = None
         self._serving: trio.Nursery | None = None
 
-    # -- running ---------------------------------------------------------------
+    # -- the engine ------------------------------------------------------------
+
+    def _mapping(self, source: str, destination: str) -> Translator:
+        return load_mapping(f"{self.dialects[source].name}_to_{self.dialects[destination].name}")
+
+    def _engine(self, last_stan: int) -> Engine:
+        cfg = self.config
+        peers = {
+            cfg.upstream.name: Peer(
+                name=cfg.upstream.name,
+                dialect=self.dialects[cfg.upstream.name],
+                pin_key=cfg.upstream.pin_key,
+                pin_format=cfg.upstream.pin_format,
+            )
+        }
+        for center in cfg.centers:
+            peers[center.name] = Peer(
+                name=center.name,
+                dialect=self.dialects[center.name],
+                pin_key=center.pin_key,
+                pin_format=center.pin_format,
+            )
+        return Engine(
+            peers=peers,
+            bank=cfg.upstream.name,
+            routes=self.routes,
+            mappings=self._mapping,
+            institution=cfg.institution,
+            counters=LegCounters(last_stan=last_stan),
+            security=self.security,
+            hasher=self.journal.pan_hasher,
+            cutover=self.cutover,
+            policy=cfg.saf,
+            request_timeout=cfg.request_timeout,
+            forward_to_members=cfg.forward_to_home_center,
+        )
+
+    # -- links -------------------------------------------------------------------
+
+    def _link(self, name: str) -> StreamDriver | None:
+        """The link a leg to ``name`` goes on (a center: one of its signed-on connections)."""
+        if name == self.config.upstream.name:
+            return self.upstream
+        connections = self.centers.get(name)
+        return connections[0] if connections else None
+
+    def _signed_on(self, name: str) -> StreamDriver | None:
+        link = self._link(name)
+        return link if link is not None and link.state is LinkState.SIGNED_ON else None
+
+    def _ready(self) -> frozenset[str]:
+        names = [self.config.upstream.name, *self.centers]
+        return frozenset(n for n in names if self._signed_on(n) is not None)
+
+    def _center_state(self, name: str, link: ServedLink, state: LinkState) -> None:
+        connections = self.centers.setdefault(name, [])
+        if state is LinkState.SIGNED_ON:
+            if link not in connections:
+                connections.append(link)
+            self._wake()
+        elif link in connections:
+            connections.remove(link)
+        if not connections:
+            self.centers.pop(name, None)
+
+    def _center_down(self, name: str, link: ServedLink) -> None:
+        self._center_state(name, link, LinkState.CLOSED)
+
+    def _upstream_state(self, state: LinkState) -> None:
+        if state is LinkState.SIGNED_ON:
+            self._wake()
+
+    def _wake(self, destinations: frozenset[str] = frozenset()) -> None:
+        if self._saf is not None:
+            self._saf.wake()
+
+    # -- running -------------------------------------------------------------------
 
     async def _restore_cutover(self, journal: BatchingJournal) -> None:
         """Take back the cutover boundaries the switch moved before a restart."""
@@ -158,22 +256,58 @@ class Gateway(CupsFlows):
                 "the kept cutover state is unreadable (%s): the configured time applies", exc
             )
 
+    async def _recover(self, journal: BatchingJournal, engine: Engine) -> None:
+        """Apply the recovery table to what a previous run left open (module docs)."""
+        keys: dict[str, None] = {}
+        async for record in journal.transactions(TransactionQuery(statuses={_PENDING})):
+            keys[record.transaction_key] = None
+        for leg in await journal.legs_in(frozenset({LegState.SENT}), limit=1_000_000):
+            keys[leg.transaction_key] = None
+        for key in keys:
+            found = await journal.get_transaction(key)
+            if found is None:
+                continue
+            record = found
+            peer = engine.peers.get(record.source)
+            timeout = peer.dialect.spec.timeout_response if peer is not None else "96"
+            legs = await journal.legs(key)
+            ops = recover(
+                record, legs, self._clock(), compensator=engine.compensator, timeout_code=timeout
+            )
+            if not ops:
+                continue
+            result = await journal.write(ops)
+            if result.applied:
+                self._recovered += 1
+            else:
+                log.error("recovery of %s refused: %r", key, result.stopper)
+        if self._recovered:
+            log.warning("recovered %d transactions a previous run left open", self._recovered)
+
     async def run(
         self, *, task_status: trio.TaskStatus[dict[str, int]] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Listen for centers, link to CUPS, deliver what is owed; until cancelled."""
+        """Recover, listen for centers, link to CUPS, deliver what is owed; until cancelled."""
         cfg = self.config
         up = cfg.upstream
-        async with open_batching_journal(self.journal, max_batch=cfg.journal_batch) as bj:
+        async with open_batching_journal(
+            self.journal, max_batch=cfg.journal_batch, threads=self._threads
+        ) as bj:
             self._bj = bj
             await self._restore_cutover(bj)
+            engine = self._engine(max(self._last_stan, await bj.last_stan()))
+            self.engine = engine
+            await self._recover(bj, engine)
             self._saf = StoreAndForward(
                 bj,
-                links=self._link_named,
-                dialects={up.name: self.cups_dialect}
-                | {c.name: self.center_dialect for c in cfg.centers},
+                links=self._signed_on,
+                ready=self._ready,
+                dialects=self.dialects,
                 policy=cfg.saf,
                 wallclock=self._clock,
+            )
+            self._executor = Executor(
+                bj, links=self._link, wake=self._wake, clock=self._clock, on_reply=self._counted
             )
             link_config = LinkConfig(
                 sign_on=up.sign_on,
@@ -182,52 +316,62 @@ class Gateway(CupsFlows):
                 network_fields={33: cfg.institution.forwarder},
             )
             async with open_link(
-                self.cups_dialect,
+                self.dialects[up.name],
                 self._connector or tcp_connector(up.host, up.port),
                 config=link_config,
-                handler=functools.partial(self._serve, up.name, self._from_cups),
+                handler=functools.partial(self._serve, up.name),
                 security=self.security,
                 keys=up.link_keys(),
                 backoff=up.backoff,
+                random=self._random,
                 name=up.name,
+                on_sent=self._sent,
+                on_state=self._upstream_state,
             ) as link:
                 self.upstream = link
                 async with trio.open_nursery() as nursery:
                     self._serving = nursery
                     for center in cfg.centers:
-                        listeners = await nursery.start(
-                            functools.partial(
-                                serve_links,
-                                self.center_dialect,
-                                handler=functools.partial(
-                                    self._serve,
-                                    center.name,
-                                    functools.partial(self._from_center, center),
-                                ),
-                                host=center.host,
-                                port=center.port,
-                                ssl_context=self._center_ssl.get(center.name),
-                                config=LinkConfig(sign_on=True, echo_interval=None),
-                                security=self.security,
-                                keys=center.link_keys(),
-                                on_connect=functools.partial(self._center_up, center.name),
-                                on_disconnect=functools.partial(self._center_down, center.name),
-                                name=center.name,
-                            )
-                        )
-                        self.ports[center.name] = listeners[0].socket.getsockname()[1]
+                        await self._listen(nursery, center)
                     nursery.start_soon(self._saf.run)
                     task_status.started(dict(self.ports))
+
+    async def _listen(self, nursery: trio.Nursery, center: CenterLink) -> None:
+        listeners = None
+        if self._listeners is not None:
+            listeners = await self._listeners(center)
+        bound = await nursery.start(
+            functools.partial(
+                serve_links,
+                self.dialects[center.name],
+                handler=functools.partial(self._serve, center.name),
+                host=center.host,
+                port=center.port,
+                listeners=listeners,
+                ssl_context=self._center_ssl.get(center.name),
+                config=LinkConfig(sign_on=True, echo_interval=None),
+                security=self.security,
+                keys=center.link_keys(),
+                on_disconnect=functools.partial(self._center_down, center.name),
+                on_state=functools.partial(self._center_state, center.name),
+                on_sent=self._sent,
+                name=center.name,
+            )
+        )
+        socket = getattr(bound[0], "socket", None)
+        if socket is not None:
+            self.ports[center.name] = socket.getsockname()[1]
 
     async def drain(self, timeout: float) -> bool:
         """Refuse new requests and wait for those in flight, for a graceful stop.
 
         A stop that cancels the gateway mid-request leaves the requester
-        unanswered and the transaction pending; draining first lets every
-        request already taken finish (journaled, answered, its reversal
-        owed if its leg timed out). From this call on, new requests are
-        answered ``91`` and nothing of them is journaled or forwarded.
-        Then :meth:`stop` it (or cancel its scope: no sign-off).
+        unanswered and the transaction pending (the next start's recovery
+        reverses what it holds); draining first lets every request already
+        taken finish (journaled, answered, its reversal owed if its leg
+        timed out). From this call on, new requests are answered ``91`` and
+        nothing of them is journaled or forwarded. Then :meth:`stop` it (or
+        cancel its scope: no sign-off).
 
         Args:
             timeout: the most seconds to wait.
@@ -245,11 +389,12 @@ class Gateway(CupsFlows):
     def stop(self) -> None:
         """Make :meth:`run` return gracefully (after :meth:`drain`, usually).
 
-        The centers' listeners and connections and store-and-forward stop
-        at once (what is owed stays owed); then, as :meth:`run` returns, the
-        switch link signs off (0820 F70 ``002``, bounded by its drain and
-        sign-off timeouts) and the journal commits what is queued. Cancelling
-        :meth:`run`'s scope instead skips the sign-off.
+        The centers' listeners and connections, store-and-forward and any
+        saga still running stop at once (what is owed stays owed); then, as
+        :meth:`run` returns, the switch link signs off (0820 F70 ``002``,
+        bounded by its drain and sign-off timeouts) and the journal commits
+        what is queued. Cancelling :meth:`run`'s scope instead skips the
+        sign-off.
         """
         self._draining = True
         if self._serving is not None:
@@ -257,46 +402,88 @@ class Gateway(CupsFlows):
 
     @property
     def in_flight(self) -> int:
-        """Inbound requests being handled now."""
+        """Inbound messages being handled now (their sagas running)."""
         return self._in_flight
 
-    async def _serve(
-        self,
-        source: str,
-        handler: Callable[[Message], Awaitable[Message | None]],
-        message: Message,
-    ) -> Message | None:
-        if self._draining:
-            return self._answer(kind_of(message), message, "91")
-        self._in_flight += 1
+    # -- one inbound message ---------------------------------------------------------
+
+    def _counted(self, kind: str, code: str) -> None:
+        self._answers[(kind, code)] += 1
+
+    def _sent(self, request: Message, response: Message, delivered: bool) -> None:
+        ticket = self._tickets.pop(id(request), None)
+        if ticket is not None:
+            ticket.sent(delivered)
+
+    async def _serve(self, source: str, message: Message) -> Message | None:
+        """Answer one inbound message (the link layer calls this on the connection's task)."""
         start = trio.current_time()
         response: Message | None = None
         try:
-            response = await handler(message)
+            response = await self._answer(source, message)
             return response
+        finally:
+            if self._on_answered is not None:
+                self._on_answered(source, message, response, trio.current_time() - start)
+
+    async def _answer(self, source: str, message: Message) -> Message | None:
+        if source == self.config.upstream.name:
+            cutover = await self._cutover(message)
+            if cutover is not None:
+                return cutover
+        if self._draining or self._serving is None or self.engine is None:
+            self._counted(kind_of(message), "91")
+            return message.response_to("91")
+        assert self._executor is not None
+        saga = self.engine.inbound(source, message, self._clock())
+        ticket = Ticket()
+        self._tickets[id(message)] = ticket
+        self._in_flight += 1
+        self._serving.start_soon(self._drive, saga, ticket)
+        try:
+            return await ticket.wait()
+        except BaseException:
+            self._tickets.pop(id(message), None)
+            ticket.abandon()  # the requester went away: its legs go on without it
+            raise
+
+    async def _drive(self, saga: Saga, ticket: Ticket) -> None:
+        assert self._executor is not None
+        try:
+            await self._executor.drive(saga, ticket)
         finally:
             self._in_flight -= 1
             if not self._in_flight and self._idle is not None:
                 self._idle.set()
-            if self._on_answered is not None:
-                self._on_answered(source, message, response, trio.current_time() - start)
 
-    def _center_up(self, name: str, link: ServedLink) -> None:
-        self.centers[name] = link
-        if self._saf is not None:
-            self._saf.wake()
-
-    def _center_down(self, name: str, link: ServedLink) -> None:
-        if self.centers.get(name) is link:
-            del self.centers[name]
+    async def _cutover(self, message: Message) -> Message | None:
+        """0820 F70 201/202 from the switch: its cutover (docs/clearing.md); else ``None``."""
+        now = self._clock()
+        event = self.cutover.on_message(message, now)
+        if event is None:
+            return None
+        if not event.accepted:
+            log.warning("cutover %s at %s outside the configured time: ignored",
+                        event.signal, now.strftime("%H:%M"))  # fmt: skip
+        if event.changed and self._bj is not None:  # kept before it is acknowledged
+            await self._bj.apply(SetSetting(CUTOVER_SETTING, self.cutover.saved()))
+        return message.response_to("00")
 
     def statistics(self) -> GatewayStatistics:
-        """Answers by kind and code, connected links, store-and-forward counts."""
+        """Answers by kind and code, connected links, store-and-forward and engine counts."""
         saf = self._saf.counts if self._saf is not None else None
+        engine = self.engine.counts if self.engine is not None else Counter()
         return GatewayStatistics(
             answers=dict(self._answers),
             centers_connected=tuple(sorted(self.centers)),
-            upstream_ready=self.upstream is not None and self.upstream.state.name == "SIGNED_ON",
+            upstream_ready=self.upstream is not None and self.upstream.state is LinkState.SIGNED_ON,
             reversals_delivered=saf.delivered if saf else 0,
             saf_retries=saf.retried if saf else 0,
+            exceptions=saf.exceptions if saf else 0,
+            refused=engine["refused"],
+            undeliverable=engine["undeliverable"],
+            recovered=self._recovered,
         )
+
+
+_PENDING = TransactionStatus.PENDING

@@ -1,13 +1,17 @@
-"""Store-and-forward: deliver owed reversals and advices until acknowledged.
+"""Store-and-forward: deliver owed reversals and advices until their destination accepts them.
 
-Owed items live in the journal (so they survive a restart); this loop reads
-the due ones, sends each on its destination link — with the retransmission
-MTI (``xxx1``: ``0421``, ``0221``) from the second attempt on — and records the
-outcome: ``done`` when a reversal's answer is one of the dialect's done codes
-(``00``, ``12``, ``25`` on CUPS) or an advice got any answer (its code is
-kept: an advice acknowledges receipt), otherwise a retry after a capped
-exponential backoff, ``abandoned`` after the maximum attempts, ``expired``
-past the expiry. It sleeps until the next item is due or it is woken.
+Owed items live in the journal (so they survive a restart); this loop
+reads the due ones *for the destinations signed on now* — an item owed to
+a link that is down waits without an attempt counted, and the loop is
+woken when a link signs on — sends each with the retransmission MTI
+(``0421``, ``0221``) from its second attempt on (or at once for an item
+owed before this process started: its first attempt may have reached the
+peer), and records the outcome as the engine decides it
+(:func:`sscard_gateway.engine.delivery`): done on the dialect's acceptance
+codes, the exception queue on a code retrying cannot help, otherwise a
+retry after the policy's backoff. Past its expiry an item goes to the
+exception queue (:func:`sscard_gateway.engine.expire`). It sleeps until
+the next item is due or it is woken.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from datetime import datetime
 import attrs
 import trio
 
-from ..errors import DecodeError, LinkError, RejectedByPeer, SscardError
-from ..iso import Dialect
+from ..engine import SafPolicy, delivery, expire
+from ..errors import DecodeError, JournalError, LinkError, LinkUnavailable, RejectedByPeer
+from ..iso import Dialect, Message
 from ..link import StreamDriver
-from ..store import BatchingJournal, OwedItem, OwedKind, OwedStatus, UpdateOwed
-from ._config import SafPolicy
+from ..store import BatchingJournal, Op, OwedItem, OwedKind, UpdateOwed
 
 __all__ = ["StoreAndForward"]
 
@@ -34,8 +38,7 @@ log = logging.getLogger("sscard_gateway.gateway.saf")
 class _Counts:
     delivered: int = 0
     retried: int = 0
-    abandoned: int = 0
-    expired: int = 0
+    exceptions: int = 0
 
 
 class StoreAndForward:
@@ -43,9 +46,10 @@ class StoreAndForward:
 
     Args:
         journal: the group-commit journal holding owed items.
-        links: the links by destination name (looked up at each attempt).
+        links: the signed-on link to a destination, or ``None``.
+        ready: the destinations signed on now.
         dialects: the dialect of each destination.
-        policy: backoff, attempts, expiry.
+        policy: backoff, expiry, attempt timeout, batch.
         wallclock: the time source of journal timestamps.
     """
 
@@ -54,16 +58,19 @@ class StoreAndForward:
         journal: BatchingJournal,
         *,
         links: Callable[[str], StreamDriver | None],
+        ready: Callable[[], frozenset[str]],
         dialects: Mapping[str, Dialect],
         policy: SafPolicy,
         wallclock: Callable[[], datetime],
     ) -> None:
         self._journal = journal
         self._links = links
+        self._ready = ready
         self._dialects = dialects
         self._policy = policy
         self._clock = wallclock
         self._wake = trio.Event()
+        self._started = wallclock().timestamp()
         self.counts = _Counts()
 
     def wake(self) -> None:
@@ -74,12 +81,17 @@ class StoreAndForward:
         """Deliver until cancelled."""
         policy = self._policy
         while True:
+            ready = self._ready()
             now = self._clock().timestamp()
-            due = await self._journal.due_owed(now, limit=policy.batch)
-            async with trio.open_nursery() as nursery:
-                for item in due:
-                    nursery.start_soon(self._attempt, item, now)
-            next_at = await self._journal.next_due_at()
+            try:
+                due = await self._journal.due_owed(now, policy.batch, destinations=ready)
+                async with trio.open_nursery() as nursery:
+                    for item in due:
+                        nursery.start_soon(self._attempt, item)
+                next_at = await self._journal.next_due_at(destinations=self._ready())
+            except JournalError as exc:
+                log.error("store-and-forward: the journal failed: %s", exc)
+                due, next_at = [], self._clock().timestamp() + policy.initial
             now = self._clock().timestamp()
             wait = policy.maximum if next_at is None else max(0.0, next_at - now)
             if due and wait == 0.0:
@@ -89,58 +101,63 @@ class StoreAndForward:
                 await self._wake.wait()
             self._wake = trio.Event()
 
-    async def _attempt(self, item: OwedItem, now: float) -> None:
-        policy = self._policy
-        if item.expires_at is not None and item.expires_at <= now:
-            self.counts.expired += 1
-            log.warning("owed %s %s to %s expired", item.kind.value, item.id, item.destination)
-            await self._update(item, now, status=OwedStatus.EXPIRED)
+    def _message(self, item: OwedItem, dialect: Dialect) -> Message:
+        message = dialect.decode(item.payload)
+        if not (item.attempts or item.repeat or item.created_at < self._started):
+            return message
+        spec = dialect.spec
+        if item.kind is OwedKind.REVERSAL:
+            repeat = spec.retransmission_mti
+        else:
+            repeat = spec.advice.retransmission_mti if spec.advice is not None else None
+        return message.evolve(mti=repeat) if repeat else message
+
+    async def _attempt(self, item: OwedItem) -> None:
+        now = self._clock()
+        if item.expires_at is not None and item.expires_at <= now.timestamp():
+            self.counts.exceptions += 1
+            log.error(
+                "owed %s %s to %s expired: to the exception queue",
+                item.kind.value,
+                item.id,
+                item.destination,
+            )
+            await self._record(item, expire(item, now))
             return
         dialect = self._dialects.get(item.destination)
         link = self._links(item.destination)
+        if dialect is None or link is None:
+            return  # not signed on: no attempt, none counted; woken when it is
         code: str | None = None
-        if dialect is not None and link is not None:
-            try:
-                message = dialect.decode(item.payload)
-                if item.attempts > 0:  # a resend: the retransmission MTI, xxx1 (0421, 0221)
-                    message = message.evolve(mti=message.mti[:3] + "1")
-                response = await link.request(message, timeout=policy.attempt_timeout)
-                code = str(response.fields.get(39, ""))
-            except (LinkError, RejectedByPeer, DecodeError) as exc:
-                log.info("owed %s to %s not delivered: %s", item.id, item.destination, exc)
-            except SscardError as exc:  # pragma: no cover - logged, retried
-                log.error("owed %s to %s failed: %s", item.id, item.destination, exc)
-        attempts = item.attempts + (1 if link is not None else 0)
-        # an advice answered at all was delivered (its code is kept); a reversal
-        # is finished only by the dialect's done codes (00, 12, 25)
-        delivered = code is not None and (
-            item.kind is OwedKind.ADVICE
-            or (dialect is not None and code in dialect.spec.reversal_done)
-        )
-        if delivered:
+        try:
+            response = await link.request(
+                self._message(item, dialect), timeout=self._policy.attempt_timeout
+            )
+            code = str(response.fields.get(39, ""))
+        except LinkUnavailable:
+            return  # it went down before the attempt: nothing was sent
+        except (LinkError, RejectedByPeer, DecodeError) as exc:
+            log.info("owed %s to %s not delivered: %s", item.id, item.destination, exc)
+        verdict, ops = delivery(item, code, dialect=dialect, now=self._clock(), policy=self._policy)
+        if verdict == "done":
             self.counts.delivered += 1
-            await self._update(
-                item, now, status=OwedStatus.DONE, attempts=attempts, last_response_code=code
-            )
-            return
-        if attempts >= policy.max_attempts:
-            self.counts.abandoned += 1
-            log.error(
-                "owed %s to %s abandoned after %d attempts", item.id, item.destination, attempts
-            )
-            await self._update(
-                item, now, status=OwedStatus.ABANDONED, attempts=attempts, last_response_code=code
-            )
-            return
-        self.counts.retried += 1
-        await self._update(
-            item,
-            now,
-            attempts=attempts,
-            next_attempt_at=now + policy.delay(max(attempts, 1)),
-            last_response_code=code,
-        )
+        elif verdict == "exception":
+            self.counts.exceptions += 1
+            log.error("owed %s to %s answered %s: to the exception queue", item.id,
+                      item.destination, code)  # fmt: skip
+        else:
+            self.counts.retried += 1
+        await self._record(item, ops)
 
-    async def _update(self, item: OwedItem, now: float, **changes: object) -> None:
-        stamp = max(now, item.updated_at)
-        await self._journal.apply(UpdateOwed(id=item.id, updated_at=stamp, **changes))  # type: ignore[arg-type]
+    async def _record(self, item: OwedItem, ops: list[Op]) -> None:
+        try:
+            result = await self._journal.write(ops)
+        except JournalError as exc:
+            log.error("owed %s: its outcome could not be journaled: %s", item.id, exc)
+            return
+        if result.applied:
+            return
+        log.error("owed %s: its leg moved under it (%r); the item alone", item.id, result.stopper)
+        first = ops[0]
+        if isinstance(first, UpdateOwed):
+            await self._journal.write([first])

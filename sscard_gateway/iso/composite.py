@@ -28,6 +28,7 @@ bytes for field 62) from the start of the field value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 
 import attrs
@@ -47,6 +48,7 @@ __all__ = [
     "format_nk",
     "parse_f62_keys",
     "parse_nk",
+    "transmission_time",
 ]
 
 
@@ -73,6 +75,18 @@ def _institution(value: str | None, name: str, *, optional: bool) -> str:
     if not isinstance(value, str) or len(value) > 11 or not _is_digits(value):
         raise EncodeError("90", f"{name} must be 1 to 11 digits")
     return value.zfill(11)
+
+
+def transmission_time(moment: datetime) -> str:
+    """F7 for ``moment``: ``MMDDhhmmss``.
+
+    Args:
+        moment: the local date and time.
+
+    Returns:
+        Ten digits.
+    """
+    return moment.strftime("%m%d%H%M%S")
 
 
 @attrs.frozen

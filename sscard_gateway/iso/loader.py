@@ -8,12 +8,23 @@ a default.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._toml import Table
 from ..errors import SpecError
+from ._sections import (
+    _RECORD_FIELDS,
+    _field_refs,
+    _mti,
+    _original_key,
+    _read_advice,
+    _read_mac,
+    _read_network,
+    _read_pin,
+    _str_map,
+)
 from .framing import LengthPrefix
 from .spec import (
     BitmapEncoding,
@@ -21,23 +32,12 @@ from .spec import (
     DialectSpec,
     FieldClass,
     FieldSpec,
-    KeyExchangeSpec,
     LengthKind,
-    MacSpec,
     MatchRule,
-    NetworkSpec,
-    PinSpec,
     Sensitivity,
 )
 
 __all__ = ["load_spec", "spec_from_dict"]
-
-
-def _mti(reader: Table, key: str, default: str | None = None) -> str:
-    text = reader.get(key, str, default)
-    if len(text) != 4 or not text.isdigit():
-        raise reader.fail(key, f"must be a 4-digit MTI, not {text!r}")
-    return text
 
 
 _FIELD_KEYS_DEFAULT_DATA = {FieldClass.B: DataEncoding.BINARY}
@@ -161,121 +161,6 @@ def _read_layouts(root: Table) -> dict[str, tuple[tuple[str, int, bool], ...]]:
     return out
 
 
-def _field_refs(reader: Table, key: str, fields: Mapping[int, FieldSpec]) -> tuple[int, ...]:
-    numbers = tuple(reader.numbers(key, required=True))
-    for n in numbers:
-        if n not in fields:
-            raise reader.fail(key, f"names field {n}, which the dialect does not define")
-    return numbers
-
-
-def _read_mac(root: Table, fields: Mapping[int, FieldSpec]) -> MacSpec | None:
-    r = root.sub("mac")
-    if r is None:
-        return None
-    number = r.get("field", int)
-    if number not in (64, 128) or number not in fields:
-        raise r.fail("field", "must be 64 or 128 and defined in [fields]")
-    if fields[number].cls is not FieldClass.B or fields[number].max != 8:
-        raise r.fail("field", f"field {number} must be class b with max 8")
-    mab = r.get("mab", str, "message")
-    if mab not in ("fields", "message"):
-        raise r.fail("mab", "must be 'fields' or 'message'")
-    truncate = r.get("truncate", dict, {})
-    trunc: dict[int, int] = {}
-    for k, v in truncate.items():
-        if not str(k).isdigit() or not isinstance(v, int) or v <= 0:
-            raise r.fail("truncate", "maps field numbers to positive lengths")
-        trunc[int(k)] = v
-    selection: dict[str, tuple[int | str, ...]] = {}
-    sel = r.sub("selection")
-    if sel is not None:
-        for cls_name in sel.table:
-            items = sel.get(cls_name, list)
-            for item in items:
-                if item != "mti" and not (isinstance(item, int) and item in fields):
-                    raise sel.fail(cls_name, f"{item!r} is neither 'mti' nor a defined field")
-            selection[cls_name] = tuple(items)
-    elif mab == "fields":
-        raise r.fail("selection", "is required when mab = 'fields'")
-    spec = MacSpec(
-        field=number,
-        mab=mab,
-        algorithm=r.get("algorithm", str),
-        form=r.get("form", str, "hex4"),
-        truncate=trunc,
-        selection=selection,
-    )
-    r.done()
-    return spec
-
-
-def _read_pin(root: Table) -> PinSpec | None:
-    r = root.sub("pin")
-    if r is None:
-        return None
-    spec = PinSpec(
-        field=r.get("field", int, 52),
-        format=r.get("format", str, "iso0"),
-        control_field=r.opt("control_field", int),
-        control=r.opt("control", str),
-        sm4_field=r.opt("sm4_field", int),
-        sm4_usage=r.opt("sm4_usage", str),
-        sm4_control=r.opt("sm4_control", str),
-        sm4_format=r.opt("sm4_format", str),
-    )
-    r.done()
-    return spec
-
-
-_NETWORK_CODES = ("sign_on", "sign_off", "echo", "cutover_begin", "cutover_end",
-                  "key_reset_request")  # fmt: skip
-
-
-def _read_network(root: Table) -> NetworkSpec | None:
-    r = root.sub("network")
-    if r is None:
-        return None
-    request_mti = _mti(r, "request_mti")
-    r.seen.add("code_field")
-    code_field = r.table.get("code_field")
-    if isinstance(code_field, bool) or not isinstance(code_field, int | str):
-        raise r.fail("code_field", "must be a field number or 'field.subfield'")
-    codes = {}
-    for name in _NETWORK_CODES:
-        value = r.opt(name, str)
-        if value is not None:
-            codes[name] = value
-    kx = None
-    k = r.sub("key_exchange")
-    if k is not None:
-        kx = KeyExchangeSpec(
-            mti=_mti(k, "mti"),
-            code=k.get("code", str),
-            control_field=k.opt("control_field", int),
-            pin_key_field=k.opt("pin_key_field", int),
-            pin_key_usage=k.opt("pin_key_usage", str),
-            mac_key_field=k.opt("mac_key_field", int),
-        )
-        k.done()
-    r.done()
-    return NetworkSpec(
-        request_mti=request_mti, code_field=str(code_field), codes=codes, key_exchange=kx
-    )
-
-
-def _str_map(reader: Table | None, check: Callable[[str, Any], bool], what: str) -> dict[str, str]:
-    if reader is None:
-        return {}
-    out = {}
-    for key, value in reader.table.items():
-        if not check(key, value):
-            raise reader.fail(key, what)
-        out[key] = value
-        reader.seen.add(key)
-    return out
-
-
 def load_spec(path: str | Path) -> DialectSpec:
     """Read and check a dialect file.
 
@@ -382,6 +267,9 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     assert response is not None
     response_echo = _field_refs(response, "echo", fields)
     approved = tuple(response.strings("approved", ("00",)))
+    settlement_field = response.opt("settlement_date", int)
+    if settlement_field is not None and settlement_field not in fields:
+        raise response.fail("settlement_date", f"field {settlement_field} is not defined")
     response.done()
 
     reversal = root.sub("reversal", required=True)
@@ -392,8 +280,11 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     if original is not None and original not in fields:
         raise reversal.fail("original_data", f"field {original} is not defined")
     done = tuple(reversal.strings("done", ("00", "12", "25")))
+    hopeless = tuple(reversal.strings("exception"))
     retrans = reversal.opt("retransmission_mti", str)
+    original_key = _original_key(reversal, transaction_key, original)
     reversal.done()
+    advice = _read_advice(root)
 
     mac = _read_mac(root, fields)
     pin = _read_pin(root)
@@ -405,10 +296,16 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     )
     validation = root.sub("validation")
     amount_total = amount_split = None
+    record: dict[str, int | None] = {}
     if validation is not None:
         amount_total = validation.opt("amount_total", int)
         amount_split = validation.opt("amount_split", int)
-        for key, number in (("amount_total", amount_total), ("amount_split", amount_split)):
+        record = {k: validation.opt(k, int) for k in _RECORD_FIELDS}
+        for key, number in (
+            ("amount_total", amount_total),
+            ("amount_split", amount_split),
+            *record.items(),
+        ):
             if number is not None and number not in fields:
                 raise validation.fail(key, f"field {number} is not defined")
         if amount_split is not None and fields[amount_split].layout is None:
@@ -453,4 +350,11 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
         timeout_response=timeout_response,
         amount_total=amount_total,
         amount_split=amount_split,
+        advice=advice,
+        reversal_exception=hopeless,
+        original_key=original_key,
+        settlement_date_field=settlement_field,
+        home_region_field=record.get("home_region"),
+        treating_region_field=record.get("treating_region"),
+        insurance_kind_field=record.get("insurance_kind"),
     )

@@ -163,6 +163,24 @@ class NetworkSpec:
 
 
 @attrs.frozen(slots=True)
+class AdviceSpec:
+    """Advices: messages the receiver must take, delivered until acknowledged, never reversed.
+
+    Attributes:
+        mti: the advice's message type (``0220``).
+        retransmission_mti: its repeat (``0221``), sent from the second attempt on.
+        done: answers that acknowledge it.
+        exception: answers retrying cannot change (the item goes to the
+            exception queue); any other answer is retried.
+    """
+
+    mti: str
+    retransmission_mti: str | None
+    done: tuple[str, ...]
+    exception: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
 class DialectSpec:
     """A whole dialect file, checked."""
 
@@ -198,3 +216,10 @@ class DialectSpec:
     timeout_response: str
     amount_total: int | None = None
     amount_split: int | None = None
+    advice: AdviceSpec | None = None
+    reversal_exception: tuple[str, ...] = ()
+    original_key: Mapping[int, str] = attrs.field(factory=dict)
+    settlement_date_field: int | None = None
+    home_region_field: int | None = None
+    treating_region_field: int | None = None
+    insurance_kind_field: int | None = None

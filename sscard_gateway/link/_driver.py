@@ -55,7 +55,7 @@ from ._state import LinkState
 from ._waiter import Waiter
 from .protocol import LinkProtocol, LinkStatistics
 
-__all__ = ["RequestHandler", "StreamDriver", "UnmatchedHandler"]
+__all__ = ["RequestHandler", "SentHandler", "StateHandler", "StreamDriver", "UnmatchedHandler"]
 
 log = logging.getLogger("sscard_gateway.link")
 
@@ -63,6 +63,12 @@ RequestHandler = Callable[[Message], Awaitable[Message | None]]
 """Answers an inbound request: a response to send, or ``None`` for none."""
 UnmatchedHandler = Callable[[Message, bool], None]
 """Receives a response that matched no request, and whether it was late."""
+SentHandler = Callable[[Message, Message, bool], None]
+"""Told of every answer the handler gave: (request, response, whether it went out on the
+connection its request came in on). An answer that could not go out is the application's to
+act on (an approval nobody received is reversed)."""
+StateHandler = Callable[[LinkState], None]
+"""Told of every state change of the link (signed on, closed...)."""
 
 _RECEIVE_SIZE = 65536
 
@@ -78,6 +84,8 @@ class StreamDriver:
             logged in any case).
         unhandled_code: F39 for requests when there is no handler.
         name: the link's name in logs.
+        on_sent: told of each answer the handler gave and whether it went out.
+        on_state: told of each state change.
     """
 
     def __init__(
@@ -88,11 +96,15 @@ class StreamDriver:
         on_unmatched: UnmatchedHandler | None,
         unhandled_code: str,
         name: str,
+        on_sent: SentHandler | None = None,
+        on_state: StateHandler | None = None,
     ) -> None:
         self.proto = proto
         self.name = name
         self._handler = handler
         self._on_unmatched = on_unmatched
+        self._on_sent = on_sent
+        self._on_state = on_state
         self._unhandled_code = unhandled_code
         self._timeout_code = proto.dialect.spec.timeout_response
         self._waiters: dict[int, Waiter] = {}
@@ -281,6 +293,8 @@ class StreamDriver:
             self._ready.set()
         elif event.previous is LinkState.SIGNED_ON:
             self._ready = trio.Event()
+        if self._on_state is not None:
+            self._on_state(event.state)
 
     def _spawn_handler(self, message: Message) -> None:
         nursery = self._handlers if self._handlers is not None else self._nursery
@@ -319,25 +333,31 @@ class StreamDriver:
         finally:
             self._handling -= 1
         if response is not None:
-            self._respond(response, session)
+            sent = self._respond(response, session)
+            if self._on_sent is not None:
+                self._on_sent(message, response, sent)
             self._dispatch()
 
-    def _respond(self, response: Message, session: int) -> None:
+    def _respond(self, response: Message, session: int) -> bool:
         """Send an answer on the connection its request came in on (if it is still up).
 
         It does not dispatch the events the send may raise: its callers do
         (a busy answer is sent from inside :meth:`_dispatch`, which must not
         recurse once per buffered request).
+
+        Returns:
+            Whether it was handed to that connection.
         """
         if session != self._session or self._out is None:
             log.warning("%s: connection gone, response dropped: %r", self.name, response)
-            return
+            return False
         try:
             data = self.proto.send(response, trio.current_time())
         except SscardError as exc:
             log.error("%s: cannot send response %r: %s", self.name, response, exc)
-            return
+            return False
         self._write(data)
+        return True
 
     async def _echo(self) -> None:
         try:

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from ..errors import DecodeError, ProtocolError, SpecError
 from ..iso import Dialect, FieldValue, Message
-from ..iso.composite import FixedLayout
+from ..iso.composite import FixedLayout, transmission_time
 from ..iso.framing import Header
 from ..iso.spec import KeyExchangeSpec
 
@@ -51,18 +51,6 @@ class StanCounter:
         value = self._next
         self._next = value % 999_999 + 1
         return f"{value:06d}"
-
-
-def transmission_time(moment: datetime) -> str:
-    """F7 for ``moment``: ``MMDDhhmmss``.
-
-    Args:
-        moment: the local date and time.
-
-    Returns:
-        Ten digits.
-    """
-    return moment.strftime("%m%d%H%M%S")
 
 
 class NetworkManagement:

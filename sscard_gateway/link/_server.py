@@ -16,10 +16,11 @@ mutual-authentication contexts).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +29,9 @@ import trio
 
 from ..crypto import SecurityModule
 from ..iso import Dialect
-from ._driver import RequestHandler, StreamDriver, UnmatchedHandler
+from ._driver import RequestHandler, SentHandler, StreamDriver, UnmatchedHandler
 from ._security import LinkKeys
+from ._state import LinkState
 from .protocol import LinkConfig, LinkProtocol
 
 __all__ = [
@@ -204,6 +206,8 @@ async def serve_link_stream(
     on_disconnect: LinkCallback | None = None,
     unhandled_code: str = "40",
     name: str = "peer",
+    on_sent: SentHandler | None = None,
+    on_state: Callable[[ServedLink, LinkState], None] | None = None,
 ) -> None:
     """Serve the listening end of one link on an accepted stream until it ends.
 
@@ -226,6 +230,9 @@ async def serve_link_stream(
         on_disconnect: called with it when the connection has ended.
         unhandled_code: F39 answering requests when there is no handler.
         name: the connection's name in logs (and ``ServedLink.peer``).
+        on_sent: told of each answer the handler gave and whether it went out.
+        on_state: told of each state change of this connection's link, with
+            the link (a peer is routable once it has signed on).
     """
     proto = LinkProtocol(
         dialect,
@@ -241,7 +248,10 @@ async def serve_link_stream(
         on_unmatched=on_unmatched,
         unhandled_code=unhandled_code,
         name=name,
+        on_sent=on_sent,
     )
+    if on_state is not None:
+        link._on_state = functools.partial(on_state, link)
     link.peer = name
     started = False
     try:
@@ -264,7 +274,7 @@ async def serve_links(
     handler: RequestHandler | None,
     host: str = "127.0.0.1",
     port: int = 0,
-    listeners: list[trio.SocketListener] | None = None,
+    listeners: Sequence[trio.abc.Listener[Any]] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     allow: PeerAllowList | None = None,
     max_connections: int = 64,
@@ -277,7 +287,9 @@ async def serve_links(
     on_disconnect: LinkCallback | None = None,
     unhandled_code: str = "40",
     name: str = "server",
-    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    on_sent: SentHandler | None = None,
+    on_state: Callable[[ServedLink, LinkState], None] | None = None,
+    task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept links until cancelled, one task per connection.
 
@@ -295,15 +307,18 @@ async def serve_links(
         max_connections: connections served at once; more are closed at once.
         handshake_timeout: seconds for a TLS handshake.
         config, security, keys, on_unmatched, on_connect, on_disconnect,
-            unhandled_code: as for :func:`serve_link_stream`, for every connection.
+            unhandled_code, on_sent: as for :func:`serve_link_stream`, for every
+            connection.
+        on_state: told of each state change of any connection, with its link.
         name: the server's name in logs.
         task_status: receives the listeners once listening.
     """
-    if listeners is None:
-        listeners = await trio.open_tcp_listeners(port, host=host)
+    serving: Sequence[trio.abc.Listener[Any]] = listeners or await trio.open_tcp_listeners(
+        port, host=host
+    )
     active = 0
 
-    async def accept(stream: trio.SocketStream) -> None:
+    async def accept(stream: trio.abc.Stream) -> None:
         nonlocal active
         address = _peer_address(stream)
         if allow is not None and not allow.allows_address(address):
@@ -339,6 +354,8 @@ async def serve_links(
                 on_disconnect=on_disconnect,
                 unhandled_code=unhandled_code,
                 name=f"{name} {address}",
+                on_sent=on_sent,
+                on_state=on_state,
             )
         except Exception:  # one connection's failure must not end the others (DOMAIN.md §2)
             log.exception("%s %s: connection failed", name, address)
@@ -346,5 +363,5 @@ async def serve_links(
             active -= 1
 
     async with trio.open_nursery() as nursery:
-        bound = await nursery.start(trio.serve_listeners, accept, listeners)
+        bound = await nursery.start(trio.serve_listeners, accept, list(serving))
         task_status.started(bound)

@@ -30,7 +30,7 @@ import trio
 from ..crypto import SecurityModule
 from ..errors import LinkError, LinkUnavailable
 from ..iso import Dialect, Message
-from ._driver import RequestHandler, StreamDriver, UnmatchedHandler
+from ._driver import RequestHandler, SentHandler, StateHandler, StreamDriver, UnmatchedHandler
 from ._security import LinkKeys
 from ._state import LinkState
 from .protocol import LinkConfig, LinkProtocol
@@ -129,6 +129,8 @@ class Link(StreamDriver):
         drain_timeout: float,
         unhandled_code: str,
         name: str,
+        on_sent: SentHandler | None = None,
+        on_state: StateHandler | None = None,
     ) -> None:
         super().__init__(
             proto,
@@ -136,6 +138,8 @@ class Link(StreamDriver):
             on_unmatched=on_unmatched,
             unhandled_code=unhandled_code,
             name=name,
+            on_sent=on_sent,
+            on_state=on_state,
         )
         self._connect = connect
         self._backoff = backoff
@@ -283,6 +287,8 @@ async def open_link(
     drain_timeout: float = 5.0,
     unhandled_code: str = "40",
     name: str = "link",
+    on_sent: SentHandler | None = None,
+    on_state: StateHandler | None = None,
 ) -> AsyncIterator[Link]:
     """Open the client end of a link and keep it up until the block exits.
 
@@ -307,6 +313,8 @@ async def open_link(
         drain_timeout: seconds the close waits for requests in flight.
         unhandled_code: F39 answering requests when there is no handler.
         name: the link's name in logs.
+        on_sent: told of each answer the handler gave and whether it went out.
+        on_state: told of each state change (signed on, closed...).
 
     Yields:
         The :class:`Link`.
@@ -331,6 +339,8 @@ async def open_link(
         drain_timeout=drain_timeout,
         unhandled_code=unhandled_code,
         name=name,
+        on_sent=on_sent,
+        on_state=on_state,
     )
     async with trio.open_nursery() as nursery:
         link._handlers = nursery

@@ -188,9 +188,17 @@ class GatewayMetrics:
             "sscard_saf_finished", "Owed items ended, by status.", labels=["status"]
         )
         finished.add_metric(["done"], j.done)
-        finished.add_metric(["expired"], j.expired)
-        finished.add_metric(["abandoned"], j.abandoned)
+        finished.add_metric(["resolved"], j.resolved)
         yield finished
+        yield _gauge(
+            "sscard_saf_exceptions",
+            "Owed items in the exception queue (an operator must act: sscard-gateway owed).",
+            j.exceptions,
+        )
+        legs = GaugeMetricFamily("sscard_journal_legs", "Outbound legs by state.", labels=["state"])
+        for state, count in sorted(j.legs.items(), key=lambda item: item[0].value):
+            legs.add_metric([state.value], count)
+        yield legs
         yield _gauge("sscard_journal_transactions", "Transactions journaled.", j.transactions)
         yield _gauge("sscard_journal_pending", "Transactions without a final answer.", j.pending)
 

@@ -1,31 +1,50 @@
-"""A UnionPay switch (CUPS) simulator for tests, demos and conformance runs.
+"""A UnionPay switch (CUPS) simulator for tests, demos, conformance and fault runs.
+
+Why it is strict: a gateway is judged by the switch's record of the day —
+every debit the switch holds must be known to the requester or reversed —
+so the simulator checks what it is sent as CUPS does and keeps that record
+in a :class:`~sscard_gateway.sim.Ledger` (CUPS dialect): a transaction seen
+before (same F7 + F11 + F32 + F33) is answered ``94``; advices are applied
+once; a reversal must match its original as received (F3, F4, F32, F33,
+PAN: else ``30``), names an unknown original ``25``, and reverses an
+approved original once, however often it is resent.
 
 It listens like CUPS does, in the CUPS dialect: members sign on (the link
-layer answers 0820 sign-on, echo and sign-off), a transaction seen before
-(same F7 + F11 + F32 + F33) is answered ``94``, and financial requests are
+layer answers sign-on, echo and sign-off), and financial requests are
 answered by :class:`~sscard_gateway.sim._rules.SwitchRules` — approve,
-decline by amount or card, answer late, stay silent, or drop the connection.
-Reversals (0420/0421) are acknowledged with ``00`` when the original is in
-the day's record and ``25`` when it is not, and mark the original reversed.
+decline by amount or card, answer late, stay silent, or drop the
+connection. A request the switch stays silent on or drops never reaches
+its record; one it answers late is recorded when it arrives. Reversals are
+judged by the ledger alone: a rule's ``silent``, ``drop`` or response code
+applies to a reversal only when the rule names the reversal's MTI
+(``mti = ["04"]``); any matching rule's delay applies. Advices are always
+accepted (a rule's response code does not apply to them).
 
-The simulator keeps its own record of the day (:class:`SwitchRecord`), from
-which the clearing file of a later issue is written; it holds what CUPS
-holds, the clear PAN included, in memory only.
+The record of the day holds what CUPS holds, the clear PAN included, in
+memory — and in the record file when one is given (``record=``), so a
+restarted switch keeps its day. The clearing file of a later issue is
+written from it (:meth:`SwitchSimulator.write_acom`).
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 import trio
 
+from ..clearing import write_acom
 from ..crypto import SecurityModule
 from ..iso import Dialect, Message, load_dialect
 from ..link import LinkConfig, LinkKeys, ServedLink
-from ._rules import Action, SwitchRules
+from ._ledger import Effect, Entry, Ledger
+from ._rules import Action, Decision, SwitchRules
 from ._serve import Listener
 
 __all__ = ["SwitchRecord", "SwitchSimulator", "SwitchStatistics"]
@@ -33,7 +52,7 @@ __all__ = ["SwitchRecord", "SwitchSimulator", "SwitchStatistics"]
 
 @attrs.frozen(kw_only=True)
 class SwitchRecord:
-    """One financial request as the switch saw and answered it."""
+    """One financial request or advice as the switch saw and answered it."""
 
     mti: str
     processing_code: str
@@ -55,10 +74,17 @@ class SwitchRecord:
         """F7 + F11 + F32 + F33, the CUPS transaction identity (DOMAIN.md §2)."""
         return (self.transmission_time, self.stan, self.acquirer, self.forwarder)
 
+    @classmethod
+    def from_entry(cls, entry: Entry) -> SwitchRecord:
+        """The record of a ledger entry."""
+        values = attrs.asdict(entry, recurse=False)
+        del values["kind"], values["key"]
+        return cls(**values)
+
 
 @attrs.frozen
 class SwitchStatistics:
-    """A snapshot of what the simulator did."""
+    """A snapshot of what the simulator did (the ledger has finer counters)."""
 
     requests: int
     approved: int
@@ -67,6 +93,10 @@ class SwitchStatistics:
     dropped: int
     reversals: int
     connections: int
+
+
+_APPROVED = (Effect.APPROVED, Effect.ADVICE_APPLIED)
+_DECLINED = (Effect.DECLINED, Effect.ADVICE_REFUSED)
 
 
 class SwitchSimulator(Listener):
@@ -78,8 +108,15 @@ class SwitchSimulator(Listener):
         dialect: the CUPS dialect (the shipped one by default).
         security, keys: the switch's security module and key names, to
             verify and generate MACs as CUPS would.
-        settlement_date: MMDD written into field 15 of responses.
+        settlement_date: MMDD written into field 15 of responses (today's
+            date by the local clock when not given).
         config: link settings of each member connection.
+        record: the ledger's record file: replayed now, appended to on
+            every change (``None``: the day is kept in memory only).
+
+    Raises:
+        SpecError: the record file has a bad line.
+        OSError: the record file cannot be opened.
     """
 
     name = "switch-sim"
@@ -93,20 +130,23 @@ class SwitchSimulator(Listener):
         keys: LinkKeys | None = None,
         settlement_date: Callable[[], str] | None = None,
         config: LinkConfig | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self.rules = rules or SwitchRules()
         self.dialect = dialect or load_dialect("cups")
         self.security = security
         self.keys = keys
         self.config = config or LinkConfig(sign_on=False, echo_interval=None)
-        self.records: dict[tuple[str, str, str, str], SwitchRecord] = {}
+        self.ledger = Ledger(self.dialect, record, rrn_prefix="SW")
         self.recent: collections.deque[Message] = collections.deque(maxlen=256)
         self.links: list[ServedLink] = []
-        self._settlement_date = settlement_date or (lambda: "1126")
-        self._sequence = 0
+        self._settlement_date = settlement_date or (lambda: datetime.now().strftime("%m%d"))
         self._counts = dict.fromkeys(
             ("requests", "approved", "declined", "silent", "dropped", "reversals", "connections"), 0
         )
+        self._reversal_mtis = {self.dialect.spec.reversal_mti, self.dialect.spec.retransmission_mti}
+        self._records: Mapping[tuple[str, str, str, str], SwitchRecord] = MappingProxyType({})
+        self._records_version = -1
         self.port: int | None = None
 
     # -- serving -------------------------------------------------------------
@@ -123,85 +163,96 @@ class SwitchSimulator(Listener):
         if link in self.links:
             self.links.remove(link)
 
+    # -- the record of the day ---------------------------------------------------
+
+    @property
+    def records(self) -> Mapping[tuple[str, str, str, str], SwitchRecord]:
+        """The day's records by F7 + F11 + F32 + F33, as received (a read-only view).
+
+        Requests and advices, approved or declined, reversed or not, in the
+        order received; give ``records.values()`` to
+        :func:`~sscard_gateway.clearing.write_acom`.
+        """
+        if self._records_version != self.ledger.version:
+            self._records = MappingProxyType(
+                {r.key: r for r in map(SwitchRecord.from_entry, self.ledger.entries())}
+            )
+            self._records_version = self.ledger.version
+        return self._records
+
+    def approved_records(self) -> list[SwitchRecord]:
+        """The day's approved, unreversed records: what the switch holds (for clearing)."""
+        return [SwitchRecord.from_entry(e) for e in self.ledger.held()]
+
     def statistics(self) -> SwitchStatistics:
         """Counters since the simulator started."""
         return SwitchStatistics(**self._counts)
 
-    def approved_records(self) -> list[SwitchRecord]:
-        """The day's approved, unreversed financial records (for clearing)."""
-        return [r for r in self.records.values() if r.response_code == "00" and not r.reversed]
+    def write_acom(self, folder: str | os.PathLike[str], settlement_date: str) -> Path:
+        """Write the day's clearing file (``IND<YYMMDD>01ACOM``) from the ledger.
+
+        Args:
+            folder: an existing folder, or the file's path.
+            settlement_date: ``YYYYMMDD``.
+
+        Returns:
+            The path written: the held entries that settle, one line each.
+
+        Raises:
+            AcomFormatError: an entry's value does not fit its field.
+            ClearingError: the file cannot be written.
+        """
+        return write_acom(self.ledger.held(), folder, settlement_date=settlement_date)
+
+    def close(self) -> None:
+        """Close the record file (the day can still be read)."""
+        self.ledger.close()
 
     # -- answering --------------------------------------------------------------
+
+    def _decide(self, message: Message) -> Decision:
+        """The rules' decision; for a reversal, only rules naming its MTI decide."""
+        if message.mti not in self._reversal_mtis:
+            return self.rules.decide(message)
+        for rule in self.rules.rules:
+            if rule.mti and rule.matches(message):
+                return rule.decision
+        return Decision(delay=self.rules.decide(message).delay)
 
     async def handle(self, message: Message) -> Message | None:
         """Answer one inbound request (the link layer calls this)."""
         self._counts["requests"] += 1
         self.recent.append(message)
-        if message.mti[:2] in ("01", "02") and message.mti[3] in "02":
-            # a transaction is F7 + F11 + F32 + F33 (DOMAIN.md §2): seen before, 94
-            key = (message.text(7), message.text(11), message.text(32), message.text(33))
-            if key in self.records:
-                return message.response_to("94", {15: self._settlement_date()})
-        decision = self.rules.decide(message)
-        if decision.delay:
-            await trio.sleep(decision.delay)
-        if decision.action is Action.SILENT:
-            self._counts["silent"] += 1
-            return None
-        if decision.action is Action.DROP:
+        decision = self._decide(message)
+        if decision.action is not Action.RESPOND:
+            if decision.delay:
+                await trio.sleep(decision.delay)
+            if decision.action is Action.SILENT:
+                self._counts["silent"] += 1
+                return None
             self._counts["dropped"] += 1
             for link in list(self.links):
                 link.drop()
             return None
-        if message.mti[:3] == "042":
-            return self._reversal(message)
-        code = decision.response_code
-        self._counts["approved" if code == "00" else "declined"] += 1
-        return self._respond(message, code)
-
-    def _next(self) -> str:
-        self._sequence += 1
-        return f"{self._sequence % 1_000_000:06d}"
-
-    def _respond(self, message: Message, code: str) -> Message:
-        extra: dict[int, str | bytes] = {15: self._settlement_date()}
-        if 37 not in message.fields:
-            extra[37] = "SW" + self._next().rjust(10, "0")
-        authorization = ""
-        if code == "00" and message.mti[:2] in ("01", "02"):
-            authorization = self._next()
-            extra[38] = authorization
-        response = message.response_to(code, extra)
-        if message.mti[:2] in ("01", "02"):
-            record = SwitchRecord(
-                mti=message.mti,
-                processing_code=message.text(3),
-                pan=message.text(2),
-                amount=int(message.text(4, "0") or "0"),
-                stan=message.text(11),
-                transmission_time=message.text(7),
-                acquirer=message.text(32),
-                forwarder=message.text(33),
-                rrn=response.text(37),
-                authorization=authorization,
-                response_code=code,
-                terminal=message.text(41),
-                merchant=message.text(42),
-            )
-            self.records[record.key] = record
+        extra = {15: self._settlement_date()}
+        if message.mti in self._reversal_mtis:
+            self._counts["reversals"] += 1
+            if decision.response_code not in self.dialect.spec.approved:
+                # a rule naming reversals refuses them: answered, nothing applied
+                response = message.response_to(decision.response_code, extra)
+            else:
+                response = self.ledger.apply(message).response(message, extra)
+        else:
+            outcome = self.ledger.apply(message, decision.response_code)
+            if outcome.effect in _APPROVED or (
+                outcome.effect is Effect.NOT_RECORDED
+                and outcome.response_code in self.dialect.spec.approved
+            ):
+                self._counts["approved"] += 1
+            elif outcome.effect in _DECLINED or outcome.effect is Effect.NOT_RECORDED:
+                self._counts["declined"] += 1
+            response = outcome.response(message, extra)
+        if decision.delay:
+            # recorded on arrival, answered late: the answer a timed-out requester misses
+            await trio.sleep(decision.delay)
         return response
-
-    def _reversal(self, message: Message) -> Message:
-        self._counts["reversals"] += 1
-        original = message.text(90)
-        wanted = (original[10:20], original[4:10], original[20:31], original[31:42])
-        found = None
-        for record_key in self.records:
-            f7, stan, acquirer, forwarder = record_key
-            if (f7, stan, acquirer.zfill(11), forwarder.zfill(11)) == wanted:
-                found = record_key
-                break
-        if found is None:
-            return message.response_to("25", {15: self._settlement_date()})
-        self.records[found] = attrs.evolve(self.records[found], reversed=True)
-        return message.response_to("00", {15: self._settlement_date()})

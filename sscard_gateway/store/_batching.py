@@ -6,16 +6,18 @@ returning it, and it handles thousands of transactions a second. One
 commit per write would cap it at the disk's fsync rate; one commit per
 *batch* lets the rate of transactions grow with the batch instead.
 
-How: :meth:`BatchingJournal.apply` puts the caller's operations in a queue
-and waits. A single writer task (:meth:`BatchingJournal.run`) takes what is
-queued — whole callers' groups, up to ``max_batch`` operations — and hands
-them to :meth:`Journal.apply` in a worker thread (``trio.to_thread``), one
-transaction. While that commit runs, new writes queue up and form the next
-batch, so batches grow with the load and no timer is needed: an idle
-gateway commits a lone write at once. Each waiter wakes only when its batch
-is committed (or failed), with its own results. A caller's operations
-(:meth:`BatchingJournal.apply_many`) are never split across batches, so
-they are atomic together.
+How: :meth:`BatchingJournal.write` puts the caller's group of operations
+(all or nothing, :meth:`Journal.apply_groups`) in a queue and waits. A
+single writer task (:meth:`BatchingJournal.run`, :mod:`._writer`) takes
+what is queued — whole callers' groups, up to ``max_batch`` operations —
+and hands them to :meth:`Journal.apply_groups` in a worker thread
+(``trio.to_thread``), one transaction. While that commit runs, new writes
+queue up and form the next batch, so batches grow with the load and no
+timer is needed: an idle gateway commits a lone write at once. Each waiter
+wakes only when its batch is committed (or failed), with its own results.
+A caller's operations are never split across batches.
+:meth:`BatchingJournal.apply` and :meth:`BatchingJournal.apply_many` apply
+each operation as a group of its own (independent results, one commit).
 
 Failure: when a batch fails, every waiter of that batch gets the error
 (a :class:`~sscard_gateway.errors.JournalError`); operations are checked
@@ -29,70 +31,50 @@ they are withdrawn (not stored); once taken, they are committed anyway and
 the waiter only loses the answer.
 
 Reads go to a worker thread too, so the Trio thread never blocks on disk.
+With ``threads=False`` every call runs in the Trio thread instead: the
+fault simulation does this so that a run is deterministic under a mock
+clock (a worker thread's timing is the operating system's).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import overload
+from typing import Any, overload
 
-import attrs
 import trio
 
-from ..errors import JournalClosed, JournalError
-from ._journal import (
+from ._journal import Journal
+from ._ops import (
     AddOwed,
     Duplicate,
+    GroupResult,
+    InsertLeg,
     InsertTransaction,
-    Journal,
     NotFound,
     Op,
     OpResult,
+    Refused,
     SetSetting,
     Setting,
+    UpdateLeg,
     UpdateOwed,
     UpdateTransaction,
+    flatten,
 )
-from ._records import JournalStatistics, OwedItem, OwedStatus, TransactionQuery, TransactionRecord
+from ._records import (
+    JournalStatistics,
+    LegRecord,
+    OwedItem,
+    OwedStatus,
+    TransactionQuery,
+    TransactionRecord,
+)
+from ._states import LegState
+from ._writer import BatchingStatistics, GroupWriter
 
 __all__ = ["BatchingJournal", "BatchingStatistics", "open_batching_journal"]
-
-_OPS = (InsertTransaction, UpdateTransaction, AddOwed, UpdateOwed, SetSetting)
-
-
-@attrs.frozen(kw_only=True)
-class BatchingStatistics:
-    """A snapshot of the group-commit writer (STYLE.md 10).
-
-    Attributes:
-        queued_ops: operations waiting for a batch.
-        committing_ops: operations in the batch being committed now.
-        batches: batches committed.
-        ops: operations committed.
-        failed_batches: batches whose commit failed.
-        largest_batch: the most operations committed in one batch.
-        closed: whether the writer is closing or closed.
-    """
-
-    queued_ops: int
-    committing_ops: int
-    batches: int
-    ops: int
-    failed_batches: int
-    largest_batch: int
-    closed: bool
-
-
-@attrs.define(eq=False)
-class _Entry:
-    ops: list[Op]
-    done: trio.Event = attrs.field(factory=trio.Event)
-    results: list[OpResult] | None = None
-    error: BaseException | None = None
-    taken: bool = False
 
 
 def _next_page(iterator: Iterator[TransactionRecord], size: int) -> list[TransactionRecord]:
@@ -110,27 +92,19 @@ class BatchingJournal:
         journal: the journal written to (called from worker threads).
         max_batch: operations per batch before the rest wait for the next
             one (a single caller's group larger than this is one batch).
+        threads: call the journal from worker threads (``False``: in the
+            Trio thread, for deterministic simulation).
 
     Raises:
         ValueError: ``max_batch`` is below 1.
     """
 
-    def __init__(self, journal: Journal, *, max_batch: int = 256) -> None:
+    def __init__(self, journal: Journal, *, max_batch: int = 256, threads: bool = True) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._journal = journal
-        self._max_batch = max_batch
-        self._queue: deque[_Entry] = deque()
-        self._queued_ops = 0
-        self._committing_ops = 0
-        self._wakeup = trio.Event()
-        self._stopped = trio.Event()
-        self._started = False
-        self._closing = False
-        self._batches = 0
-        self._ops = 0
-        self._failed = 0
-        self._largest = 0
+        self._threads = threads
+        self._writer = GroupWriter(journal, max_batch=max_batch, call=self._call)
 
     @property
     def journal(self) -> Journal:
@@ -139,17 +113,7 @@ class BatchingJournal:
 
     def statistics(self) -> BatchingStatistics:
         """A snapshot of the writer's queue and counters."""
-        return BatchingStatistics(
-            queued_ops=self._queued_ops,
-            committing_ops=self._committing_ops,
-            batches=self._batches,
-            ops=self._ops,
-            failed_batches=self._failed,
-            largest_batch=self._largest,
-            closed=self._closing,
-        )
-
-    # -- the writer ----------------------------------------------------------
+        return self._writer.statistics()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The writer task: commit batches until closed and drained.
@@ -160,97 +124,57 @@ class BatchingJournal:
         Raises:
             RuntimeError: the writer was already started.
         """
-        if self._started:
-            raise RuntimeError("the BatchingJournal writer is already running")
-        self._started = True
-        task_status.started()
-        try:
-            while True:
-                if self._queue:
-                    await self._commit(self._take())
-                elif self._closing:
-                    return
-                else:
-                    await self._wakeup.wait()
-                    self._wakeup = trio.Event()
-        finally:
-            self._closing = True
-            try:
-                with trio.CancelScope(shield=True):
-                    while self._queue:
-                        await self._commit(self._take())
-            finally:
-                self._fail_queued("the journal writer stopped")
-                self._stopped.set()
-
-    def _fail_queued(self, why: str) -> None:
-        while self._queue:
-            entry = self._queue.popleft()
-            entry.error = JournalClosed(why)
-            entry.done.set()
-        self._queued_ops = 0
-
-    def _take(self) -> list[_Entry]:
-        batch: list[_Entry] = []
-        count = 0
-        while self._queue and (not batch or count + len(self._queue[0].ops) <= self._max_batch):
-            entry = self._queue.popleft()
-            entry.taken = True
-            batch.append(entry)
-            count += len(entry.ops)
-        self._queued_ops -= count
-        return batch
-
-    async def _commit(self, batch: list[_Entry]) -> None:
-        ops = [op for entry in batch for op in entry.ops]
-        self._committing_ops = len(ops)
-        try:
-            results = await trio.to_thread.run_sync(self._journal.apply, ops)
-            if len(results) != len(ops):
-                raise JournalError(f"the journal returned {len(results)} results for {len(ops)}")
-        except BaseException as exc:
-            self._failed += 1
-            for entry in batch:
-                entry.error = exc
-                entry.done.set()
-            if not isinstance(exc, Exception):
-                raise  # KeyboardInterrupt and the like: the waiters are told, then it goes on
-        else:
-            self._batches += 1
-            self._ops += len(ops)
-            self._largest = max(self._largest, len(ops))
-            start = 0
-            for entry in batch:
-                entry.results = results[start : start + len(entry.ops)]
-                start += len(entry.ops)
-                entry.done.set()
-        finally:
-            self._committing_ops = 0
+        await self._writer.run(task_status=task_status)
 
     async def aclose(self) -> None:
         """Stop taking writes, commit everything queued, and stop the writer.
 
         Writes submitted after this raise ``JournalClosed``. Idempotent.
         """
-        self._closing = True
-        self._wakeup.set()
-        if self._started:
-            await self._stopped.wait()
-            return
-        self._fail_queued("the journal writer was closed before it started")
+        await self._writer.aclose()
+
+    async def _call(self, function: Any, *args: Any) -> Any:
+        if self._threads:
+            return await trio.to_thread.run_sync(function, *args)
+        await trio.lowlevel.checkpoint()
+        return function(*args)
 
     # -- writes --------------------------------------------------------------
+
+    async def write(self, ops: Sequence[Op]) -> GroupResult:
+        """Apply ``ops`` as one group, whole or not at all; return once committed.
+
+        Args:
+            ops: the operations, applied in order, never split across batches.
+
+        Returns:
+            The group's result: applied, or stopped by the operation that
+            returned ``Duplicate``, ``Refused`` or ``NotFound`` (nothing of
+            the group stored).
+
+        Raises:
+            JournalError: the batch holding it failed; none was stored.
+            JournalClosed: the writer is closed.
+            TypeError: an element is not an operation.
+        """
+        return (await self._writer.submit([list(ops)]))[0]
 
     @overload
     async def apply(
         self, op: InsertTransaction
     ) -> TransactionRecord | Duplicate[TransactionRecord]: ...
     @overload
-    async def apply(self, op: UpdateTransaction) -> TransactionRecord | NotFound: ...
+    async def apply(
+        self, op: UpdateTransaction
+    ) -> TransactionRecord | Refused[TransactionRecord] | NotFound: ...
+    @overload
+    async def apply(self, op: InsertLeg) -> LegRecord | Duplicate[LegRecord]: ...
+    @overload
+    async def apply(self, op: UpdateLeg) -> LegRecord | Refused[LegRecord] | NotFound: ...
     @overload
     async def apply(self, op: AddOwed) -> OwedItem | Duplicate[OwedItem]: ...
     @overload
-    async def apply(self, op: UpdateOwed) -> OwedItem | NotFound: ...
+    async def apply(self, op: UpdateOwed) -> OwedItem | Refused[OwedItem] | NotFound: ...
     @overload
     async def apply(self, op: SetSetting) -> Setting: ...
 
@@ -261,8 +185,8 @@ class BatchingJournal:
             op: the operation.
 
         Returns:
-            Its result (typed by the operation: a record, ``Duplicate`` or
-            ``NotFound``).
+            Its result (typed by the operation: a record, ``Duplicate``,
+            ``Refused`` or ``NotFound``).
 
         Raises:
             JournalError: the batch holding it failed (of the same class as
@@ -273,7 +197,7 @@ class BatchingJournal:
         return (await self.apply_many([op]))[0]
 
     async def apply_many(self, ops: Sequence[Op]) -> list[OpResult]:
-        """Apply operations together, in one transaction; return once committed.
+        """Apply each operation as a group of its own, in one commit; return once committed.
 
         Args:
             ops: the operations, applied in order, never split across batches.
@@ -286,54 +210,59 @@ class BatchingJournal:
             JournalClosed: the writer is closed.
             TypeError: an element is not an operation.
         """
-        ops = list(ops)
-        for op in ops:
-            if not isinstance(op, _OPS):
-                raise TypeError(f"not a journal operation: {type(op).__name__}")
-        if self._closing:
-            raise JournalClosed("the journal writer is closed")
-        if not ops:
-            await trio.lowlevel.checkpoint()
-            return []
-        entry = _Entry(ops)
-        self._queue.append(entry)
-        self._queued_ops += len(ops)
-        self._wakeup.set()
-        try:
-            await entry.done.wait()
-        except trio.Cancelled:
-            if not entry.taken:
-                self._queue.remove(entry)
-                self._queued_ops -= len(ops)
-            raise
-        if entry.error is not None:
-            error = entry.error
-            kind = type(error) if isinstance(error, JournalError) else JournalError
-            raise kind(f"the journal batch was not committed: {error}") from error
-        assert entry.results is not None
-        return entry.results
+        return flatten(await self._writer.submit([[op] for op in ops]))
 
     # -- reads ---------------------------------------------------------------
 
     async def get_transaction(self, transaction_key: str) -> TransactionRecord | None:
         """:meth:`Journal.get_transaction` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.get_transaction, transaction_key)
+        result: TransactionRecord | None = await self._call(
+            self._journal.get_transaction, transaction_key
+        )
+        return result
+
+    async def legs(self, transaction_key: str) -> list[LegRecord]:
+        """:meth:`Journal.legs` in a worker thread."""
+        result: list[LegRecord] = await self._call(self._journal.legs, transaction_key)
+        return result
+
+    async def legs_in(self, states: frozenset[LegState], *, limit: int = 10_000) -> list[LegRecord]:
+        """:meth:`Journal.legs_in` in a worker thread."""
+        result: list[LegRecord] = await self._call(
+            lambda: self._journal.legs_in(states, limit=limit)
+        )
+        return result
+
+    async def last_stan(self) -> int:
+        """:meth:`Journal.last_stan` in a worker thread."""
+        result: int = await self._call(self._journal.last_stan)
+        return result
 
     async def setting(self, name: str) -> str | None:
         """:meth:`Journal.setting` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.setting, name)
+        result: str | None = await self._call(self._journal.setting, name)
+        return result
 
     async def get_owed(self, id: str) -> OwedItem | None:
         """:meth:`Journal.get_owed` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.get_owed, id)
+        result: OwedItem | None = await self._call(self._journal.get_owed, id)
+        return result
 
-    async def due_owed(self, now: float, limit: int = 100) -> list[OwedItem]:
+    async def due_owed(
+        self, now: float, limit: int = 100, *, destinations: frozenset[str] | None = None
+    ) -> list[OwedItem]:
         """:meth:`Journal.due_owed` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.due_owed, now, limit)
+        result: list[OwedItem] = await self._call(
+            lambda: self._journal.due_owed(now, limit, destinations=destinations)
+        )
+        return result
 
-    async def next_due_at(self) -> float | None:
+    async def next_due_at(self, *, destinations: frozenset[str] | None = None) -> float | None:
         """:meth:`Journal.next_due_at` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.next_due_at)
+        result: float | None = await self._call(
+            lambda: self._journal.next_due_at(destinations=destinations)
+        )
+        return result
 
     async def owed_items(
         self,
@@ -343,15 +272,17 @@ class BatchingJournal:
         limit: int = 1000,
     ) -> list[OwedItem]:
         """:meth:`Journal.owed_items` in a worker thread."""
-        return await trio.to_thread.run_sync(
+        result: list[OwedItem] = await self._call(
             lambda: self._journal.owed_items(
                 status=status, transaction_key=transaction_key, limit=limit
             )
         )
+        return result
 
     async def journal_statistics(self, now: float) -> JournalStatistics:
         """:meth:`Journal.statistics` in a worker thread."""
-        return await trio.to_thread.run_sync(self._journal.statistics, now)
+        result: JournalStatistics = await self._call(self._journal.statistics, now)
+        return result
 
     async def transactions(
         self, query: TransactionQuery | None = None, *, page_size: int = 500
@@ -371,7 +302,7 @@ class BatchingJournal:
         """
         iterator = self._journal.transactions(query, page_size=page_size)
         while True:
-            page = await trio.to_thread.run_sync(_next_page, iterator, page_size)
+            page: list[TransactionRecord] = await self._call(_next_page, iterator, page_size)
             for record in page:
                 yield record
             if len(page) < page_size:
@@ -380,7 +311,7 @@ class BatchingJournal:
 
 @asynccontextmanager
 async def open_batching_journal(
-    journal: Journal, *, max_batch: int = 256
+    journal: Journal, *, max_batch: int = 256, threads: bool = True
 ) -> AsyncIterator[BatchingJournal]:
     """Run a :class:`BatchingJournal` writer for the duration of a block.
 
@@ -390,6 +321,8 @@ async def open_batching_journal(
     Args:
         journal: the journal written to.
         max_batch: operations per batch.
+        threads: call the journal from worker threads (``False``: in the
+            Trio thread, for deterministic simulation).
 
     Returns:
         An async context manager giving the :class:`BatchingJournal`.
@@ -397,7 +330,7 @@ async def open_batching_journal(
     Raises:
         ValueError: ``max_batch`` is below 1.
     """
-    batching = BatchingJournal(journal, max_batch=max_batch)
+    batching = BatchingJournal(journal, max_batch=max_batch, threads=threads)
     async with trio.open_nursery() as nursery:
         await nursery.start(batching.run)
         try:

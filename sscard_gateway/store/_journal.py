@@ -7,22 +7,37 @@ writes. Writes are therefore values (:data:`Op`) that a group-commit writer
 and hands to :meth:`Journal.apply` as one batch, committed in one
 transaction: all of it is durable when ``apply`` returns, or none of it.
 
+Operations come in **groups** (:meth:`Journal.apply_groups`): a group is
+applied whole or not at all, and several groups share one commit. A group
+is what the transaction engine decides at one step — a record, its status
+change and every item it owes — so a crash or a refusal can never leave
+half a decision in the journal. :meth:`Journal.apply` applies each
+operation as a group of its own.
+
 Outcomes a caller must act on are results, not exceptions, so one caller's
-duplicate never aborts another caller's write in the same batch:
+refusal never aborts another caller's group in the same batch:
 
 * :class:`InsertTransaction` returns the stored record, or
   :class:`Duplicate` holding the record already journaled under that
   transaction key (in an earlier batch, across restarts, or earlier in the
   same batch). The check and the insert are one atomic step: this is the
-  gateway's duplicate detection (answer ``94``, or repeat the first answer).
-* :class:`UpdateTransaction` / :class:`UpdateOwed` return the record after
-  the change, or :class:`NotFound`.
-* :class:`AddOwed` returns the stored item, or :class:`Duplicate` when an
-  item with that id exists.
+  gateway's duplicate detection.
+* :class:`UpdateTransaction`, :class:`UpdateLeg` and :class:`UpdateOwed`
+  are compare-and-set: one that changes a state names the states it
+  expects (``expect``), and the move must be in the transition table of
+  :mod:`._states`. They return the record after the change,
+  :class:`Refused` with the record as it stands when its state is not an
+  expected one, or :class:`NotFound`.
+* :class:`InsertLeg` and :class:`AddOwed` return the stored value, or
+  :class:`Duplicate` when its id exists.
 * :class:`SetSetting` returns the :class:`Setting` kept (state that is not
   a transaction, such as the cutover boundaries the switch moved).
 
-``apply`` raises only for the store's own failures
+A ``Duplicate``, ``Refused`` or ``NotFound`` stops its group: nothing of
+the group is stored, and the :class:`GroupResult` names the operation
+that stopped it.
+
+``apply_groups`` raises only for the store's own failures
 (:class:`~sscard_gateway.errors.JournalError`): every operation's values are
 checked when the operation is built, so a bad value fails in the caller.
 
@@ -33,205 +48,15 @@ PostgreSQL journal implements the same methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Generic, Protocol, TypeAlias, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
-import attrs
-
-from ._records import (
-    JournalStatistics,
-    OwedItem,
-    OwedStatus,
-    TransactionQuery,
-    TransactionRecord,
-    TransactionStatus,
-    _count,
-    _digits,
-    _enum,
-    _optional_text,
-    _optional_time,
-    _required,
-    _response_code,
-    _time,
-    _to_optional_time,
-    _to_time,
-)
+from ._ops import GroupResult, Op, OpResult
+from ._records import JournalStatistics, LegRecord, OwedItem, TransactionQuery, TransactionRecord
 from ._sealing import PanHasher
+from ._states import LegState, OwedStatus
 
-__all__ = [
-    "AddOwed",
-    "Duplicate",
-    "InsertTransaction",
-    "Journal",
-    "NotFound",
-    "Op",
-    "OpResult",
-    "SetSetting",
-    "Setting",
-    "UpdateOwed",
-    "UpdateTransaction",
-]
-
-T = TypeVar("T", TransactionRecord, OwedItem)
-
-_optional_status = attrs.validators.optional(_enum(TransactionStatus))
-_optional_owed_status = attrs.validators.optional(_enum(OwedStatus))
-_optional_count = attrs.validators.optional(_count)
-
-
-@attrs.frozen
-class InsertTransaction:
-    """Journal a new transaction, unless its key is already journaled.
-
-    Results: the stored :class:`TransactionRecord`, or
-    ``Duplicate[TransactionRecord]`` with the existing one (unchanged).
-    """
-
-    record: TransactionRecord = attrs.field(
-        validator=attrs.validators.instance_of(TransactionRecord)
-    )
-
-
-@attrs.frozen(kw_only=True)
-class UpdateTransaction:
-    """Change a journaled transaction; ``None`` leaves a field as it is.
-
-    Results: the :class:`TransactionRecord` after the change, or
-    :class:`NotFound`.
-
-    Attributes:
-        transaction_key: which transaction.
-        updated_at: the time of the change (epoch seconds).
-        status, response_code, responded_at: the answer.
-        destination: the link it was routed to.
-        settlement_date: the settlement date, when the switch assigns it
-            (CUPS returns it in field 15).
-        rrn, authorization_code: fields 37 and 38 of the answer.
-        upstream_stan, upstream_rrn, upstream_key: the outbound leg's ids.
-    """
-
-    transaction_key: str = attrs.field(validator=_required)
-    updated_at: float = attrs.field(converter=_to_time, validator=_time)
-    status: TransactionStatus | None = attrs.field(default=None, validator=_optional_status)
-    response_code: str | None = attrs.field(default=None, validator=_response_code)
-    responded_at: float | None = attrs.field(
-        default=None, converter=_to_optional_time, validator=_optional_time
-    )
-    destination: str | None = attrs.field(default=None, validator=_optional_text)
-    settlement_date: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(_digits(8))
-    )
-    rrn: str | None = attrs.field(default=None, validator=_optional_text)
-    authorization_code: str | None = attrs.field(default=None, validator=_optional_text)
-    upstream_stan: str | None = attrs.field(default=None, validator=_optional_text)
-    upstream_rrn: str | None = attrs.field(default=None, validator=_optional_text)
-    upstream_key: str | None = attrs.field(default=None, validator=_optional_text)
-
-
-@attrs.frozen
-class AddOwed:
-    """Journal a reversal or advice as owed (before its first attempt).
-
-    Results: the stored :class:`OwedItem`, or ``Duplicate[OwedItem]`` when
-    its id exists.
-    """
-
-    item: OwedItem = attrs.field(validator=attrs.validators.instance_of(OwedItem))
-
-
-@attrs.frozen(kw_only=True)
-class UpdateOwed:
-    """Record an attempt or the end of an owed item; ``None`` leaves a field.
-
-    Results: the :class:`OwedItem` after the change, or :class:`NotFound`.
-
-    Attributes:
-        id: which item.
-        updated_at: the time of the change.
-        attempts: the attempts made so far (absolute, not an increment).
-        next_attempt_at: when it is next due.
-        status: the new status (``DONE`` when acknowledged...).
-        last_response_code: field 39 of the last answer.
-    """
-
-    id: str = attrs.field(validator=_required)
-    updated_at: float = attrs.field(converter=_to_time, validator=_time)
-    attempts: int | None = attrs.field(default=None, validator=_optional_count)
-    next_attempt_at: float | None = attrs.field(
-        default=None, converter=_to_optional_time, validator=_optional_time
-    )
-    status: OwedStatus | None = attrs.field(default=None, validator=_optional_owed_status)
-    last_response_code: str | None = attrs.field(default=None, validator=_response_code)
-
-
-_SETTING_NAME = attrs.validators.matches_re(r"[a-z][a-z0-9_.-]{0,63}")
-
-
-@attrs.frozen
-class SetSetting:
-    """Keep a small named value the gateway needs after a restart.
-
-    For state that is not a transaction: the cutover boundaries the switch
-    moved (``cutover.moved``). The value replaces the name's last one.
-
-    Results: the :class:`Setting` stored.
-
-    Attributes:
-        name: lower-case letters, digits, ``_ . -`` (at most 64).
-        value: any text (JSON, by convention).
-    """
-
-    name: str = attrs.field(validator=_SETTING_NAME)
-    value: str = attrs.field(validator=attrs.validators.instance_of(str))
-
-
-@attrs.frozen
-class Setting:
-    """A named value kept by :class:`SetSetting`.
-
-    Attributes:
-        name: its name.
-        value: its value.
-    """
-
-    name: str
-    value: str
-
-
-@attrs.frozen
-class Duplicate(Generic[T]):
-    """The result of an insert whose key (or id) was already journaled.
-
-    Attributes:
-        existing: what the journal already holds under that key, unchanged.
-    """
-
-    existing: T
-
-
-@attrs.frozen
-class NotFound:
-    """The result of an update whose key (or id) is not in the journal.
-
-    Attributes:
-        key: the transaction key or owed item id that was looked for.
-    """
-
-    key: str
-
-
-Op: TypeAlias = InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed | SetSetting
-"""One write: what :meth:`Journal.apply` takes a sequence of."""
-
-OpResult: TypeAlias = (
-    TransactionRecord
-    | OwedItem
-    | Duplicate[TransactionRecord]
-    | Duplicate[OwedItem]
-    | NotFound
-    | Setting
-)
-"""The outcome of one :data:`Op`, in the same position as the op."""
+__all__ = ["Journal"]
 
 
 class Journal(Protocol):
@@ -247,8 +72,29 @@ class Journal(Protocol):
         """The keyed hash and masking for PANs stored in this journal."""
         ...
 
+    def apply_groups(self, groups: Sequence[Sequence[Op]]) -> list[GroupResult]:
+        """Apply groups of operations in one transaction and commit durably.
+
+        Each group is applied whole, in order, or not at all: the first
+        operation that returns ``Duplicate``, ``Refused`` or ``NotFound``
+        stops its group and undoes what the group had done; the other
+        groups are not affected.
+
+        Args:
+            groups: the groups; empty ones do nothing.
+
+        Returns:
+            One :class:`GroupResult` per group, in order.
+
+        Raises:
+            JournalError: the store failed; nothing of any group was stored.
+            JournalClosed: the journal is closed.
+            TypeError: an element is not an operation.
+        """
+        ...
+
     def apply(self, ops: Sequence[Op]) -> list[OpResult]:
-        """Apply operations in order, in one transaction, and commit durably.
+        """Apply each operation as a group of its own, all in one commit.
 
         Args:
             ops: the operations; an empty sequence does nothing.
@@ -259,6 +105,35 @@ class Journal(Protocol):
         Raises:
             JournalError: the store failed; nothing of ``ops`` was stored.
             JournalClosed: the journal is closed.
+        """
+        ...
+
+    def legs(self, transaction_key: str) -> list[LegRecord]:
+        """The legs of a transaction in the order of their steps, payloads unsealed.
+
+        Raises:
+            JournalError: the store failed.
+            JournalKeyError: a payload does not open under the data key.
+        """
+        ...
+
+    def legs_in(self, states: Iterable[LegState], *, limit: int = 10_000) -> list[LegRecord]:
+        """Legs in any of ``states``, in the order they were journaled (recovery).
+
+        Raises:
+            JournalError: the store failed.
+            JournalKeyError: a payload does not open under the data key.
+        """
+        ...
+
+    def last_stan(self) -> int:
+        """The STAN of the latest leg or reversal the gateway journaled (0 when none).
+
+        A restarted gateway continues its STAN sequence after it, so that no
+        two legs ever share F7 + F11 + F32 + F33.
+
+        Raises:
+            JournalError: the store failed.
         """
         ...
 
@@ -303,7 +178,9 @@ class Journal(Protocol):
         """
         ...
 
-    def due_owed(self, now: float, limit: int = 100) -> list[OwedItem]:
+    def due_owed(
+        self, now: float, limit: int = 100, *, destinations: Iterable[str] | None = None
+    ) -> list[OwedItem]:
         """Owed items due at ``now``, most overdue first.
 
         Items with status ``OWED`` and ``next_attempt_at <= now``, ordered by
@@ -313,6 +190,8 @@ class Journal(Protocol):
         Args:
             now: the current time (epoch seconds).
             limit: at most this many items.
+            destinations: only items owed to these links (those signed on
+                now); ``None`` for every destination.
 
         Returns:
             The items, payloads unsealed.
@@ -323,8 +202,11 @@ class Journal(Protocol):
         """
         ...
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, destinations: Iterable[str] | None = None) -> float | None:
         """The earliest ``next_attempt_at`` of any owed item, or ``None``.
+
+        Args:
+            destinations: only items owed to these links; ``None`` for all.
 
         The store-and-forward task sleeps until then.
 

@@ -22,18 +22,36 @@ a clock. Money is :class:`~sscard_gateway.ids.AmountSplit` in integer fen.
 from __future__ import annotations
 
 import enum
-import math
-import uuid
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 
-from ..errors import ValidationError
 from ..ids import AmountSplit
+from ._checks import (
+    _amount,
+    _count,
+    _count_fen,
+    _digits,
+    _enum,
+    _new_id,
+    _optional_text,
+    _optional_time,
+    _pan_hash,
+    _pan_masked,
+    _payload_repr,
+    _required,
+    _response_code,
+    _same_as_created,
+    _text,
+    _time,
+    _to_optional_time,
+    _to_time,
+)
+from ._states import LegKind, LegState, OwedStatus, TransactionStatus
 
 __all__ = [
     "JournalStatistics",
+    "LegRecord",
     "OwedItem",
     "OwedKind",
     "OwedStatus",
@@ -42,28 +60,7 @@ __all__ = [
     "TransactionStatus",
 ]
 
-# A record that fails these checks is a programming error in the caller
-# (the gateway validates messages before it journals them): it answers 96.
-_CODE = "96"
 _ZERO = AmountSplit(0, 0, 0, 0)
-_HEX = frozenset("0123456789abcdef")
-
-
-class TransactionStatus(enum.Enum):
-    """Where a journaled transaction stands."""
-
-    PENDING = "pending"
-    """Journaled, forwarded or about to be; no final answer yet."""
-    APPROVED = "approved"
-    """Answered with an approval (``00`` or the dialect's equivalent)."""
-    DECLINED = "declined"
-    """Answered with a refusal."""
-    TIMED_OUT = "timed_out"
-    """No answer before the deadline; a reversal is owed."""
-    REVERSED = "reversed"
-    """Reversed (the reversal was acknowledged)."""
-    FAILED = "failed"
-    """Never reached the peer (no route, link down, rejected by the switch)."""
 
 
 class OwedKind(enum.Enum):
@@ -71,130 +68,6 @@ class OwedKind(enum.Enum):
 
     REVERSAL = "reversal"
     ADVICE = "advice"
-
-
-class OwedStatus(enum.Enum):
-    """Where an owed item stands in the store-and-forward queue."""
-
-    OWED = "owed"
-    """Still to be delivered; returned by ``due_owed`` once its time comes."""
-    DONE = "done"
-    """Acknowledged by the peer."""
-    EXPIRED = "expired"
-    """Its expiry passed before an acknowledgement."""
-    ABANDONED = "abandoned"
-    """Given up (maximum attempts, or a response code that forbids retrying)."""
-
-
-def _fail(instance: object, attribute: attrs.Attribute[Any], problem: str) -> ValidationError:
-    return ValidationError(f"{type(instance).__name__}.{attribute.name}", problem, _CODE)
-
-
-def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    # ASCII only: every stored field comes from an ISO 8583 field or a config
-    # name; anything else is a caller's bug, refused here rather than in the
-    # middle of somebody else's batch.
-    if not isinstance(value, str) or not value.isascii():
-        raise _fail(instance, attribute, "must be an ASCII str")
-
-
-def _required(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _text(instance, attribute, value)
-    if not value:
-        raise _fail(instance, attribute, "must not be empty")
-
-
-def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _text(instance, attribute, value)
-
-
-def _digits(*widths: int) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not (
-            isinstance(value, str)
-            and len(value) in widths
-            and (not value or (value.isascii() and value.isdigit()))
-        ):
-            shown = " or ".join("empty" if w == 0 else f"{w} digits" for w in widths)
-            raise _fail(instance, attribute, f"must be {shown}")
-
-    return check
-
-
-def _response_code(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not (
-        isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalnum()
-    ):
-        raise _fail(instance, attribute, "must be None or two ASCII letters or digits")
-
-
-def _to_time(value: object) -> object:
-    # int seconds are accepted and stored as float; other types are refused
-    # by the validator below (bool is not a time).
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _to_optional_time(value: object) -> object:
-    return None if value is None else _to_time(value)
-
-
-def _time(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, float) or not math.isfinite(value) or value < 0:
-        raise _fail(instance, attribute, "must be finite, non-negative epoch seconds")
-
-
-def _optional_time(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _time(instance, attribute, value)
-
-
-def _amount(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, AmountSplit):
-        raise _fail(instance, attribute, "must be an AmountSplit")
-    if value.total >= 10**15:
-        raise _fail(instance, attribute, "is beyond 10^15 fen")
-
-
-def _pan_masked(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _text(instance, attribute, value)
-    assert isinstance(value, str)
-    digits = sum(ch.isdigit() for ch in value)
-    # A masked PAN keeps at most first 8 + last 4 digits and hides the rest.
-    if digits > 12 or (value and digits == len(value)):
-        raise _fail(instance, attribute, "looks like a clear PAN; use PanHasher.protect()")
-
-
-def _pan_hash(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not (value == "" or (len(value) == 64 and set(value) <= _HEX)):
-        raise _fail(instance, attribute, "must be empty or 64 lower-case hex digits")
-
-
-def _count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
-        raise _fail(instance, attribute, "must be an int from 0 to 2^31 - 1")
-
-
-def _enum(kind: type[enum.Enum]) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kind):
-            raise _fail(instance, attribute, f"must be a {kind.__name__}")
-
-    return check
-
-
-def _payload_repr(value: bytes) -> str:
-    return f"<{len(value)} bytes>"
-
-
-def _same_as_created(instance: Any) -> float:
-    return float(instance.created_at)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 @attrs.frozen(kw_only=True)
@@ -309,9 +182,18 @@ class OwedItem:
         next_attempt_at: when it is next due (defaults to ``created_at``:
             due at once).
         expires_at: after this it should not be sent; ``None`` for never.
-        attempts: attempts made so far.
+        attempts: attempts made so far, counted only while the destination
+            link was signed on.
         status: :class:`OwedStatus`.
         last_response_code: field 39 of the last answer, if any.
+        leg_id: the leg it compensates (a reversal) or delivers (an advice).
+        stan: the STAN the payload carries when the gateway gave it one
+            (a reversal's own F11), so a restart continues the sequence.
+        repeat: send it with the retransmission MTI (``xxx1``) even on the
+            next attempt: a restart found it owed, and its first attempt may
+            have reached the peer.
+        reason: why it is in the exception queue (``None`` otherwise).
+        resolution: who resolved it and why (operator; ``None`` otherwise).
 
     Raises:
         ValidationError: response code ``96``, naming the field.
@@ -339,11 +221,67 @@ class OwedItem:
     attempts: int = attrs.field(default=0, validator=_count)
     status: OwedStatus = attrs.field(default=OwedStatus.OWED, validator=_enum(OwedStatus))
     last_response_code: str | None = attrs.field(default=None, validator=_response_code)
+    leg_id: str | None = attrs.field(default=None, validator=_optional_text)
+    stan: str = attrs.field(default="", validator=_digits(0, 6))
+    repeat: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    reason: str | None = attrs.field(default=None, validator=_optional_text)
+    resolution: str | None = attrs.field(default=None, validator=_optional_text)
+
+
+@attrs.frozen(kw_only=True)
+class LegRecord:
+    """One outbound leg of a transaction, journaled as it is sent.
+
+    A leg is written before its first byte leaves, with the exact message
+    (PIN block and track data stripped) sealed as its payload: every
+    compensation — a reversal, an advice repeat — is built from it, never
+    from the inbound request, so the peer can match it to what it received.
+
+    Attributes:
+        leg_id: ``<transaction key>#<step>``; unique.
+        transaction_key: the transaction it belongs to.
+        step: its place in the transaction's plan (1, 2...); compensation
+            runs in reverse order of steps.
+        kind: :class:`LegKind` (a request or an advice).
+        destination: the link it was sent on.
+        mti: its message type as sent.
+        stan: its F11 (the gateway's own sequence).
+        leg_key: ``F7|F11|F32|F33`` as sent: the peer's transaction identity.
+        amount: its F4 in fen (``0`` when it carries none).
+        payload: the encoded message as sent, PIN and track data stripped;
+            sealed by the journal, shown by ``repr`` only as its length.
+        created_at: when it was journaled (epoch seconds).
+        updated_at: the last change (defaults to ``created_at``).
+        state: :class:`LegState`.
+        response_code: field 39 of its answer, ``None`` until answered.
+
+    Raises:
+        ValidationError: response code ``96``, naming the field.
+    """
+
+    leg_id: str = attrs.field(validator=_required)
+    transaction_key: str = attrs.field(validator=_required)
+    step: int = attrs.field(validator=_count)
+    kind: LegKind = attrs.field(validator=_enum(LegKind))
+    destination: str = attrs.field(validator=_required)
+    mti: str = attrs.field(validator=_digits(4))
+    stan: str = attrs.field(validator=_digits(0, 6))
+    leg_key: str = attrs.field(validator=_text)
+    amount: int = attrs.field(validator=_count_fen)
+    payload: bytes = attrs.field(repr=_payload_repr, validator=attrs.validators.instance_of(bytes))
+    created_at: float = attrs.field(converter=_to_time, validator=_time)
+    updated_at: float = attrs.field(
+        default=attrs.Factory(_same_as_created, takes_self=True),
+        converter=_to_time,
+        validator=_time,
+    )
+    state: LegState = attrs.field(default=LegState.SENT, validator=_enum(LegState))
+    response_code: str | None = attrs.field(default=None, validator=_response_code)
 
 
 @attrs.frozen(kw_only=True)
 class JournalStatistics:
-    """A snapshot of the journal for metrics and tests (STYLE.md 10).
+    """A snapshot of the journal for metrics and tests.
 
     Attributes:
         transactions: transactions journaled.
@@ -353,8 +291,9 @@ class JournalStatistics:
         oldest_owed_age: seconds since the oldest owed item became owed,
             ``0.0`` when nothing is owed.
         done: owed items delivered and acknowledged.
-        expired: owed items that expired undelivered.
-        abandoned: owed items given up.
+        exceptions: owed items in the exception queue (an operator must act).
+        resolved: owed items an operator resolved.
+        legs: legs journaled, by state (every state present, ``0`` when none).
     """
 
     transactions: int
@@ -363,8 +302,9 @@ class JournalStatistics:
     due: int
     oldest_owed_age: float
     done: int
-    expired: int
-    abandoned: int
+    exceptions: int
+    resolved: int
+    legs: dict[LegState, int] = attrs.field(factory=dict)
 
 
 def _to_statuses(value: Iterable[TransactionStatus] | None) -> frozenset[TransactionStatus] | None:

@@ -17,16 +17,28 @@ from typing import Any
 
 from ..ids import AmountSplit
 from ._records import (
+    LegRecord,
     OwedItem,
     OwedKind,
-    OwedStatus,
     TransactionQuery,
     TransactionRecord,
-    TransactionStatus,
 )
-from ._schema import OWED_COLUMNS, TRANSACTION_COLUMNS
+from ._schema import LEG_COLUMNS, OWED_COLUMNS, TRANSACTION_COLUMNS
+from ._states import LegKind, LegState, OwedStatus, TransactionStatus
 
 __all__ = [
+    "GET_LEG",
+    "INSERT_LEG",
+    "LAST_LEG_STAN",
+    "LAST_OWED_STAN",
+    "LEGS_IN",
+    "LEGS_OF",
+    "LEG_UPDATABLE",
+    "cas_update",
+    "due_where",
+    "leg_associated_data",
+    "leg_from_row",
+    "leg_row",
     "DUE_OWED",
     "GET_OWED",
     "GET_SETTING",
@@ -42,8 +54,6 @@ __all__ = [
     "SETTING_PREFIX",
     "SET_SETTING",
     "TX_UPDATABLE",
-    "UPDATE_OWED",
-    "UPDATE_TX",
     "column_value",
     "owed_associated_data",
     "owed_item",
@@ -68,30 +78,82 @@ TX_UPDATABLE = (
     "upstream_rrn",
     "upstream_key",
 )
-OWED_UPDATABLE = ("attempts", "next_attempt_at", "status", "last_response_code")
+OWED_UPDATABLE = (
+    "attempts",
+    "next_attempt_at",
+    "status",
+    "last_response_code",
+    "repeat",
+    "reason",
+    "resolution",
+    "expires_at",
+)
+LEG_UPDATABLE = ("state", "response_code")
 
 _TX = ", ".join(TRANSACTION_COLUMNS)
 _OWED = ", ".join(OWED_COLUMNS)
 _TX_MARKS = ", ".join("?" * len(TRANSACTION_COLUMNS))
 _OWED_MARKS = ", ".join("?" * len(OWED_COLUMNS))
-_TX_SET = ", ".join(f"{c} = COALESCE(?, {c})" for c in TX_UPDATABLE)
-_OWED_SET = ", ".join(f"{c} = COALESCE(?, {c})" for c in OWED_UPDATABLE)
+_LEG = ", ".join(LEG_COLUMNS)
+_LEG_MARKS = ", ".join("?" * len(LEG_COLUMNS))
 _ON_KEY = "ON CONFLICT (transaction_key) DO NOTHING"
 INSERT_TX = f"INSERT INTO transactions ({_TX}) VALUES ({_TX_MARKS}) {_ON_KEY}"  # noqa: S608
 INSERT_OWED = f"INSERT INTO owed ({_OWED}) VALUES ({_OWED_MARKS}) ON CONFLICT (id) DO NOTHING"  # noqa: S608
-_BY_KEY = "WHERE transaction_key = ?"
-UPDATE_TX = f"UPDATE transactions SET updated_at = ?, {_TX_SET} {_BY_KEY} RETURNING {_TX}"  # noqa: S608
-UPDATE_OWED = f"UPDATE owed SET updated_at = ?, {_OWED_SET} WHERE id = ? RETURNING {_OWED}"  # noqa: S608
+INSERT_LEG = f"INSERT INTO legs ({_LEG}) VALUES ({_LEG_MARKS}) ON CONFLICT (leg_id) DO NOTHING"  # noqa: S608
+GET_LEG = f"SELECT {_LEG} FROM legs WHERE leg_id = ?"  # noqa: S608
+LEGS_OF = f"SELECT {_LEG} FROM legs WHERE transaction_key = ? ORDER BY step, seq"  # noqa: S608
+LEGS_IN = f"SELECT {_LEG} FROM legs WHERE state IN (%s) ORDER BY seq LIMIT ?"  # noqa: S608
+LAST_LEG_STAN = "SELECT stan, created_at FROM legs WHERE stan <> '' ORDER BY seq DESC LIMIT 1"
+LAST_OWED_STAN = "SELECT stan, created_at FROM owed WHERE stan <> '' ORDER BY seq DESC LIMIT 1"
+
+_TABLES = {
+    "transactions": ("transaction_key", "status", TX_UPDATABLE, _TX),
+    "legs": ("leg_id", "state", LEG_UPDATABLE, _LEG),
+    "owed": ("id", "status", OWED_UPDATABLE, _OWED),
+}
+_CAS: dict[tuple[str, int], str] = {}
+
+
+def cas_update(table: str, expected: int) -> str:
+    """The compare-and-set UPDATE of ``table`` expecting one of ``expected`` states.
+
+    Parameters, in order: ``updated_at``, one value per updatable column
+    (``None`` keeps the column), the row's key, then the ``expected``
+    state values. ``expected == 0``: no state condition. The statement
+    returns the updated row; no row means not found or refused.
+    """
+    sql = _CAS.get((table, expected))
+    if sql is None:
+        key, state, columns, returning = _TABLES[table]
+        sets = ", ".join(f"{c} = COALESCE(?, {c})" for c in columns)
+        where = f"{key} = ?"
+        if expected:
+            where += f" AND {state} IN ({', '.join('?' * expected)})"
+        sql = f"UPDATE {table} SET updated_at = ?, {sets} WHERE {where} RETURNING {returning}"  # noqa: S608
+        _CAS[(table, expected)] = sql
+    return sql
+
+
 GET_TX = f"SELECT {_TX} FROM transactions WHERE transaction_key = ?"  # noqa: S608
 PAGE_TX = f"SELECT seq, {_TX} FROM transactions WHERE seq > ?%s ORDER BY seq LIMIT ?"  # noqa: S608
 GET_OWED = f"SELECT {_OWED} FROM owed WHERE id = ?"  # noqa: S608
-_DUE = "status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, seq"
-DUE_OWED = f"SELECT {_OWED} FROM owed WHERE {_DUE} LIMIT ?"  # noqa: S608
+DUE_OWED = f"SELECT {_OWED} FROM owed WHERE status = ? AND next_attempt_at <= ?%s ORDER BY next_attempt_at, seq LIMIT ?"  # noqa: S608, E501
 LIST_OWED = f"SELECT {_OWED} FROM owed WHERE %s ORDER BY seq LIMIT ?"  # noqa: S608
-NEXT_DUE = "SELECT MIN(next_attempt_at) FROM owed WHERE status = ?"
+NEXT_DUE = "SELECT MIN(next_attempt_at) FROM owed WHERE status = ?%s"
+
+
+def due_where(destinations: Sequence[str] | None) -> str:
+    """The destination condition of :data:`DUE_OWED` and :data:`NEXT_DUE`."""
+    if destinations is None:
+        return ""
+    if not destinations:
+        return " AND 0"
+    return f" AND destination IN ({', '.join('?' * len(destinations))})"
+
+
 OWED_NOW = (
-    "SELECT (SELECT COUNT(*) FROM owed WHERE status = ?1 AND next_attempt_at <= ?2),"
-    " (SELECT MIN(created_at) FROM owed WHERE status = ?1)"
+    "SELECT (SELECT COUNT(*) FROM owed WHERE status = ? AND next_attempt_at <= ?),"
+    " (SELECT MIN(created_at) FROM owed WHERE status = ?)"
 )
 OWED_STATUS = OwedStatus.OWED.value
 
@@ -195,6 +257,7 @@ def owed_values(row: Sequence[Any]) -> dict[str, Any]:
     values = dict(zip(OWED_COLUMNS, row, strict=True))
     values["kind"] = OwedKind(values["kind"])
     values["status"] = OwedStatus(values["status"])
+    values["repeat"] = bool(values["repeat"])
     for name in ("created_at", "updated_at", "next_attempt_at"):
         values[name] = float(values[name])
     if values["expires_at"] is not None:
@@ -208,3 +271,35 @@ def owed_item(values: dict[str, Any]) -> OwedItem:
     for name, value in values.items():
         _set(item, name, value)
     return item
+
+
+def leg_row(leg: LegRecord, sealed: bytes) -> tuple[Any, ...]:
+    return (
+        *(leg.leg_id, leg.transaction_key, leg.step, leg.kind.value, leg.destination),
+        *(leg.mti, leg.stan, leg.leg_key, leg.amount, sealed, leg.created_at),
+        *(leg.updated_at, leg.state.value, leg.response_code),
+    )
+
+
+def leg_associated_data(leg_id: str, destination: str, key: str) -> bytes:
+    # Binds a sealed leg payload to its row: moved to another leg, it fails.
+    parts = (b"sscard journal leg v1", *(p.encode("utf-8") for p in (leg_id, destination, key)))
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+_LEG_KINDS = {k.value: k for k in LegKind}
+_LEG_STATES = {s.value: s for s in LegState}
+
+
+def leg_from_row(row: Sequence[Any], payload: bytes) -> LegRecord:
+    """A ``legs`` row as a record (validated when written), with its payload unsealed."""
+    values = dict(zip(LEG_COLUMNS, row, strict=True))
+    values["kind"] = _LEG_KINDS[values["kind"]]
+    values["state"] = _LEG_STATES[values["state"]]
+    values["payload"] = payload
+    values["created_at"] = float(values["created_at"])
+    values["updated_at"] = float(values["updated_at"])
+    leg = _new(LegRecord)
+    for name, value in values.items():
+        _set(leg, name, value)
+    return leg

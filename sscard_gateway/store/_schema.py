@@ -21,6 +21,16 @@ Version 1:
   same on a million rows as on ten.
 * ``meta``: the identifiers of the PAN key and data key the file was
   created with.
+
+Version 2 (the transaction engine):
+
+* ``legs``: one row per outbound leg, journaled as sent before it leaves;
+  ``leg_id`` unique; ``payload`` sealed (the message as sent, PIN and track
+  data stripped); indexes on ``transaction_key`` (a transaction's legs) and
+  ``state`` (recovery finds the legs left ``sent``).
+* ``owed`` gains ``leg_id``, ``stan``, ``repeat``, ``reason`` and
+  ``resolution``; items a version 1 gateway left ``expired`` or
+  ``abandoned`` move to the exception queue (``exception``, with the reason).
 """
 
 from __future__ import annotations
@@ -29,11 +39,18 @@ import sqlite3
 from typing import Final
 
 from ..errors import JournalError
-from ._records import OwedStatus, TransactionStatus
+from ._states import LegState, OwedStatus, TransactionStatus
 
-__all__ = ["MIGRATIONS", "OWED_COLUMNS", "SCHEMA_VERSION", "TRANSACTION_COLUMNS", "migrate"]
+__all__ = [
+    "LEG_COLUMNS",
+    "MIGRATIONS",
+    "OWED_COLUMNS",
+    "SCHEMA_VERSION",
+    "TRANSACTION_COLUMNS",
+    "migrate",
+]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: The SQL type of each column of ``transactions``, in the order records are
 #: written and read.
@@ -92,13 +109,36 @@ OWED_COLUMNS: Final = (
     "attempts",
     "status",
     "last_response_code",
+    "leg_id",
+    "stan",
+    "repeat",
+    "reason",
+    "resolution",
+)
+
+#: Columns of ``legs`` in the order legs are written and read.
+LEG_COLUMNS: Final = (
+    "leg_id",
+    "transaction_key",
+    "step",
+    "kind",
+    "destination",
+    "mti",
+    "stan",
+    "leg_key",
+    "amount",
+    "payload",
+    "created_at",
+    "updated_at",
+    "state",
+    "response_code",
 )
 
 
-def _counter_triggers(table: str) -> list[str]:
+def _counter_triggers(table: str, column: str = "status") -> list[str]:
     # INSERT OR IGNORE first: a status added by a later version gets its row.
     def bump(ref: str, delta: str) -> str:
-        name = f"'{table}:' || {ref}.status"
+        name = f"'{table}:' || {ref}.{column}"
         insert = f"INSERT OR IGNORE INTO counts (name, n) VALUES ({name}, 0);"  # noqa: S608
         update = f"UPDATE counts SET n = n {delta} 1 WHERE name = {name};"  # noqa: S608
         return f"{insert}\n  {update}"
@@ -108,8 +148,8 @@ def _counter_triggers(table: str) -> list[str]:
         f"  {bump('NEW', '+')}\nEND",
         f"CREATE TRIGGER {table}_count_delete AFTER DELETE ON {table} BEGIN\n"
         f"  {bump('OLD', '-')}\nEND",
-        f"CREATE TRIGGER {table}_count_status AFTER UPDATE OF status ON {table}\n"
-        f"  WHEN OLD.status <> NEW.status BEGIN\n"
+        f"CREATE TRIGGER {table}_count_status AFTER UPDATE OF {column} ON {table}\n"
+        f"  WHEN OLD.{column} <> NEW.{column} BEGIN\n"
         f"  {bump('OLD', '-')}\n  {bump('NEW', '+')}\nEND",
     ]
 
@@ -117,7 +157,7 @@ def _counter_triggers(table: str) -> list[str]:
 def _version_1() -> tuple[str, ...]:
     columns = ",\n  ".join(f"{c} {t}" for c, t in _TRANSACTION_TYPES.items())
     counters = [f"transactions:{s.value}" for s in TransactionStatus]
-    counters += [f"owed:{s.value}" for s in OwedStatus]
+    counters += [f"owed:{s}" for s in ("owed", "done", "expired", "abandoned")]
     return (
         "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
@@ -149,8 +189,44 @@ def _version_1() -> tuple[str, ...]:
     )
 
 
+def _version_2() -> tuple[str, ...]:
+    counters = [f"legs:{s.value}" for s in LegState]
+    counters += [f"owed:{s.value}" for s in (OwedStatus.EXCEPTION, OwedStatus.RESOLVED)]
+    moved = "UPDATE owed SET status = 'exception', reason = 'a version 1 gateway marked it %s'"
+    return (
+        "ALTER TABLE owed ADD COLUMN leg_id TEXT",
+        "ALTER TABLE owed ADD COLUMN stan TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE owed ADD COLUMN repeat INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE owed ADD COLUMN reason TEXT",
+        "ALTER TABLE owed ADD COLUMN resolution TEXT",
+        *(f"INSERT OR IGNORE INTO counts (name, n) VALUES ('{name}', 0)" for name in counters),  # noqa: S608
+        *(f"{moved % old} WHERE status = '{old}'" for old in ("expired", "abandoned")),
+        "DELETE FROM counts WHERE name IN ('owed:expired', 'owed:abandoned') AND n = 0",
+        "CREATE TABLE legs (\n"
+        "  seq INTEGER PRIMARY KEY,\n"
+        "  leg_id TEXT NOT NULL UNIQUE,\n"
+        "  transaction_key TEXT NOT NULL,\n"
+        "  step INTEGER NOT NULL,\n"
+        "  kind TEXT NOT NULL,\n"
+        "  destination TEXT NOT NULL,\n"
+        "  mti TEXT NOT NULL,\n"
+        "  stan TEXT NOT NULL,\n"
+        "  leg_key TEXT NOT NULL,\n"
+        "  amount INTEGER NOT NULL,\n"
+        "  payload BLOB NOT NULL,\n"
+        "  created_at REAL NOT NULL,\n"
+        "  updated_at REAL NOT NULL,\n"
+        "  state TEXT NOT NULL,\n"
+        "  response_code TEXT\n"
+        ")",
+        "CREATE INDEX legs_transaction ON legs (transaction_key, step)",
+        "CREATE INDEX legs_state ON legs (state)",
+        *_counter_triggers("legs", "state"),
+    )
+
+
 #: Version -> the statements that bring the previous version to it.
-MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {1: _version_1()}
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {1: _version_1(), 2: _version_2()}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

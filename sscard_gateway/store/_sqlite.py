@@ -30,27 +30,24 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JournalClosed, JournalError, JournalKeyError
-from ._journal import (
+from ._journal import Journal
+from ._ops import (
     AddOwed,
-    Duplicate,
-    InsertTransaction,
-    Journal,
-    NotFound,
+    GroupResult,
+    InsertLeg,
     Op,
     OpResult,
-    SetSetting,
-    Setting,
-    UpdateOwed,
-    UpdateTransaction,
+    check_ops,
+    flatten,
 )
 from ._records import (
     JournalStatistics,
+    LegRecord,
     OwedItem,
-    OwedStatus,
     TransactionQuery,
     TransactionRecord,
 )
@@ -59,29 +56,24 @@ from ._rows import (
     GET_OWED,
     GET_SETTING,
     GET_TX,
-    INSERT_OWED,
-    INSERT_TX,
+    LAST_LEG_STAN,
+    LAST_OWED_STAN,
+    LEGS_IN,
+    LEGS_OF,
     LIST_OWED,
     NEXT_DUE,
     OWED_NOW,
     OWED_STATUS,
-    OWED_UPDATABLE,
     PAGE_TX,
-    SET_SETTING,
     SETTING_PREFIX,
-    TX_UPDATABLE,
-    UPDATE_OWED,
-    UPDATE_TX,
-    column_value,
-    owed_associated_data,
-    owed_item,
-    owed_values,
+    due_where,
     query_where,
     record_from_row,
-    record_row,
 )
 from ._schema import migrate
 from ._sealing import PanHasher, PayloadSealer
+from ._sqlite_ops import RowCodec, apply_group
+from ._states import LegState, OwedStatus
 
 __all__ = ["SQLiteJournal"]
 
@@ -116,6 +108,7 @@ class SQLiteJournal:
     ) -> None:
         self._pan_hasher = PanHasher(pan_key)
         self._sealer = PayloadSealer(data_key)
+        self._codec = RowCodec(self._sealer)
         self._lock = threading.Lock()
         self._path = os.fspath(path)
         try:
@@ -200,7 +193,7 @@ class SQLiteJournal:
     # -- writes --------------------------------------------------------------
 
     def apply(self, ops: Sequence[Op]) -> list[OpResult]:
-        """Apply operations in order, in one transaction, and commit durably.
+        """Apply each operation as a group of its own, all in one commit.
 
         Args:
             ops: the operations; an empty sequence does nothing.
@@ -213,21 +206,42 @@ class SQLiteJournal:
             JournalClosed: the journal is closed.
             TypeError: an element is not an operation.
         """
-        ops = list(ops)
-        for op in ops:
-            if not isinstance(
-                op, InsertTransaction | UpdateTransaction | AddOwed | UpdateOwed | SetSetting
-            ):
-                raise TypeError(f"not a journal operation: {type(op).__name__}")
-        if not ops:
-            return []
+        return flatten(self.apply_groups([[op] for op in ops]))
+
+    def apply_groups(self, groups: Sequence[Sequence[Op]]) -> list[GroupResult]:
+        """Apply groups of operations in one transaction and commit durably.
+
+        Each group of more than one operation runs inside a savepoint: the
+        first operation that returns ``Duplicate``, ``Refused`` or
+        ``NotFound`` rolls the group back to it, and the other groups go on.
+
+        Args:
+            groups: the groups; empty ones do nothing.
+
+        Returns:
+            One :class:`GroupResult` per group, in order.
+
+        Raises:
+            JournalError: the store failed; nothing of any group was stored.
+            JournalClosed: the journal is closed.
+            TypeError: an element is not an operation.
+        """
+        checked = check_ops(groups)
+        if not any(checked):
+            self._live()
+            return [GroupResult() for _ in checked]
         # Sealing is CPU work: do it before taking the lock.
-        sealed = {id(op): self._seal(op.item) for op in ops if isinstance(op, AddOwed)}
+        sealed = {
+            id(op): self._codec.seal(op)
+            for group in checked
+            for op in group
+            if isinstance(op, AddOwed | InsertLeg)
+        }
         with self._lock:
             conn = self._live()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                results = [self._apply_one(conn, op, sealed) for op in ops]
+                results = [apply_group(conn, group, sealed, self._codec) for group in checked]
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback(conn)
@@ -243,72 +257,15 @@ class SQLiteJournal:
             with contextlib.suppress(sqlite3.Error):  # report the original error
                 conn.execute("ROLLBACK")
 
-    def _apply_one(self, conn: sqlite3.Connection, op: Op, sealed: dict[int, bytes]) -> OpResult:
-        if isinstance(op, InsertTransaction):
-            record = op.record
-            if conn.execute(INSERT_TX, record_row(record)).rowcount == 1:
-                return record
-            row = conn.execute(GET_TX, (record.transaction_key,)).fetchone()
-            return Duplicate(record_from_row(row))
-        if isinstance(op, UpdateTransaction):
-            params = (op.updated_at, *(column_value(getattr(op, c)) for c in TX_UPDATABLE))
-            rows = conn.execute(UPDATE_TX, (*params, op.transaction_key)).fetchall()
-            return record_from_row(rows[0]) if rows else NotFound(op.transaction_key)
-        if isinstance(op, SetSetting):
-            conn.execute(SET_SETTING, (SETTING_PREFIX + op.name, op.value))
-            return Setting(op.name, op.value)
-        if isinstance(op, AddOwed):
-            item = op.item
-            row = (
-                *(item.id, item.kind.value, item.destination, item.transaction_key),
-                sealed[id(op)],
-                *(item.created_at, item.updated_at, item.next_attempt_at, item.expires_at),
-                *(item.attempts, item.status.value, item.last_response_code),
-            )
-            if conn.execute(INSERT_OWED, row).rowcount == 1:
-                return item
-            found = conn.execute(GET_OWED, (item.id,)).fetchone()
-            return Duplicate(self._item(found))
-        params = (op.updated_at, *(column_value(getattr(op, c)) for c in OWED_UPDATABLE))
-        rows = conn.execute(UPDATE_OWED, (*params, op.id)).fetchall()
-        return self._item(rows[0]) if rows else NotFound(op.id)
-
-    def _seal(self, item: OwedItem) -> bytes:
-        associated = owed_associated_data(
-            item.id, item.kind.value, item.destination, item.transaction_key
-        )
-        return self._sealer.seal(item.payload, associated)
-
-    def _item(self, row: Sequence[Any]) -> OwedItem:
-        values = owed_values(row)
-        associated = owed_associated_data(
-            values["id"], values["kind"].value, values["destination"], values["transaction_key"]
-        )
-        try:
-            values["payload"] = self._sealer.unseal(values["payload"], associated)
-        except JournalKeyError as exc:
-            raise JournalKeyError(f"owed item {values['id']}: {exc}") from None
-        return owed_item(values)
-
     # -- reads ---------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:
-        """The value last kept under ``name`` (:class:`SetSetting`), or ``None``.
-
-        Raises:
-            JournalError: the store failed.
-            JournalClosed: the journal is closed.
-        """
+        """:meth:`Journal.setting` (see there)."""
         rows = self._read(GET_SETTING, (SETTING_PREFIX + name,))
         return str(rows[0][0]) if rows else None
 
     def get_transaction(self, transaction_key: str) -> TransactionRecord | None:
-        """The transaction journaled under ``transaction_key``, or ``None``.
-
-        Raises:
-            JournalError: the store failed.
-            JournalClosed: the journal is closed.
-        """
+        """:meth:`Journal.get_transaction` (see there)."""
         rows = self._read(GET_TX, (transaction_key,))
         return record_from_row(rows[0]) if rows else None
 
@@ -347,41 +304,45 @@ class SQLiteJournal:
             after = rows[-1][0]
 
     def get_owed(self, id: str) -> OwedItem | None:
-        """The owed item with ``id`` (payload unsealed), or ``None``.
-
-        Raises:
-            JournalError: the store failed.
-            JournalKeyError: its payload does not open under the data key.
-        """
+        """:meth:`Journal.get_owed` (see there)."""
         rows = self._read(GET_OWED, (id,))
-        return self._item(rows[0]) if rows else None
+        return self._codec.item(rows[0]) if rows else None
 
-    def due_owed(self, now: float, limit: int = 100) -> list[OwedItem]:
-        """Owed items due at ``now``, most overdue first (then as journaled).
+    def due_owed(
+        self, now: float, limit: int = 100, *, destinations: Iterable[str] | None = None
+    ) -> list[OwedItem]:
+        """:meth:`Journal.due_owed` (see there)."""
+        names = None if destinations is None else sorted(destinations)
+        sql = DUE_OWED % due_where(names)
+        rows = self._read(sql, (OWED_STATUS, float(now), *(names or ()), limit))
+        return [self._codec.item(row) for row in rows]
 
-        Args:
-            now: the current time (epoch seconds).
-            limit: at most this many items.
-
-        Returns:
-            The items, payloads unsealed; expired ones included.
-
-        Raises:
-            JournalError: the store failed.
-            JournalKeyError: a payload does not open (the message names the item).
-        """
-        rows = self._read(DUE_OWED, (OWED_STATUS, float(now), limit))
-        return [self._item(row) for row in rows]
-
-    def next_due_at(self) -> float | None:
-        """The earliest ``next_attempt_at`` of any owed item, or ``None``.
-
-        Raises:
-            JournalError: the store failed.
-        """
-        rows = self._read(NEXT_DUE, (OWED_STATUS,))
+    def next_due_at(self, *, destinations: Iterable[str] | None = None) -> float | None:
+        """:meth:`Journal.next_due_at` (see there)."""
+        names = None if destinations is None else sorted(destinations)
+        rows = self._read(NEXT_DUE % due_where(names), (OWED_STATUS, *(names or ())))
         value = rows[0][0]
         return None if value is None else float(value)
+
+    def legs(self, transaction_key: str) -> list[LegRecord]:
+        """:meth:`Journal.legs` (see there)."""
+        return [self._codec.leg(row) for row in self._read(LEGS_OF, (transaction_key,))]
+
+    def legs_in(self, states: Iterable[LegState], *, limit: int = 10_000) -> list[LegRecord]:
+        """:meth:`Journal.legs_in` (see there)."""
+        values = sorted(s.value for s in states)
+        if not values:
+            return []
+        rows = self._read(LEGS_IN % ", ".join("?" * len(values)), (*values, limit))
+        return [self._codec.leg(row) for row in rows]
+
+    def last_stan(self) -> int:
+        """:meth:`Journal.last_stan` (see there)."""
+        found = self._read(LAST_LEG_STAN) + self._read(LAST_OWED_STAN)
+        if not found:
+            return 0
+        stan = max(found, key=lambda row: float(row[1]))[0]
+        return int(stan) % 1_000_000 if str(stan).isdigit() else 0
 
     def owed_items(
         self,
@@ -390,20 +351,7 @@ class SQLiteJournal:
         transaction_key: str | None = None,
         limit: int = 1000,
     ) -> list[OwedItem]:
-        """Owed items in the order they were journaled.
-
-        Args:
-            status: only items with this status; ``None`` for all.
-            transaction_key: only items belonging to this transaction.
-            limit: at most this many items.
-
-        Returns:
-            The items, payloads unsealed.
-
-        Raises:
-            JournalError: the store failed.
-            JournalKeyError: a payload does not open (the message names the item).
-        """
+        """:meth:`Journal.owed_items` (see there)."""
         clauses, params = ["1"], []
         if status is not None:
             clauses.append("status = ?")
@@ -412,7 +360,7 @@ class SQLiteJournal:
             clauses.append("transaction_key = ?")
             params.append(transaction_key)
         rows = self._read(LIST_OWED % " AND ".join(clauses), (*params, limit))
-        return [self._item(row) for row in rows]
+        return [self._codec.item(row) for row in rows]
 
     def statistics(self, now: float) -> JournalStatistics:
         """A snapshot of counts, with ages measured at ``now``.
@@ -427,7 +375,9 @@ class SQLiteJournal:
             conn = self._live()
             try:
                 counts = dict(conn.execute("SELECT name, n FROM counts").fetchall())
-                due, oldest = conn.execute(OWED_NOW, (OWED_STATUS, float(now))).fetchone()
+                due, oldest = conn.execute(
+                    OWED_NOW, (OWED_STATUS, float(now), OWED_STATUS)
+                ).fetchone()
             except sqlite3.Error as exc:
                 raise JournalError(f"journal read failed: {exc}") from exc
         return JournalStatistics(
@@ -437,8 +387,9 @@ class SQLiteJournal:
             due=due,
             oldest_owed_age=0.0 if oldest is None else max(0.0, float(now) - oldest),
             done=counts.get("owed:done", 0),
-            expired=counts.get("owed:expired", 0),
-            abandoned=counts.get("owed:abandoned", 0),
+            exceptions=counts.get(f"owed:{OwedStatus.EXCEPTION.value}", 0),
+            resolved=counts.get(f"owed:{OwedStatus.RESOLVED.value}", 0),
+            legs={state: counts.get(f"legs:{state.value}", 0) for state in LegState},
         )
 
 

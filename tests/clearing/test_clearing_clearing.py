@@ -140,6 +140,7 @@ def test_a_next_day_reversal_settles_negative_on_its_own_date(
             UpdateTransaction(
                 transaction_key="orig",
                 updated_at=1_732_700_000.0,
+                expect=TransactionStatus.APPROVED,
                 status=TransactionStatus.REVERSED,
             ),
         ]

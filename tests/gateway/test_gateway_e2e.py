@@ -6,6 +6,7 @@ import pytest
 import trio
 
 from sscard_gateway.clearing import Cutover
+from sscard_gateway.engine import transaction_key
 from sscard_gateway.ids import AmountSplit
 from sscard_gateway.iso import load_dialect
 from sscard_gateway.sim import Decision, Kind, Rule
@@ -19,10 +20,7 @@ async def send(world, center, message, timeout=5):
 
 
 def record_for(world, center, request):
-    year = datetime.now().year
-    return world.journal.get_transaction(
-        f"{center}:{year:04d}:{request[7]}:{request[11]}:{request[32]}"
-    )
+    return world.journal.get_transaction(transaction_key(request, center, "tx", datetime.now()))
 
 
 async def wait_for(predicate, seconds=5.0):

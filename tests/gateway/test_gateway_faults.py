@@ -4,6 +4,7 @@ from datetime import datetime
 
 import trio
 
+from sscard_gateway.engine import transaction_key
 from sscard_gateway.ids import AmountSplit
 from sscard_gateway.iso import FrameDecoder, load_dialect
 from sscard_gateway.sim import Action, Decision, Kind, Rule
@@ -13,7 +14,7 @@ SILENT = Rule(mti=("02", "04"), decision=Decision(action=Action.SILENT))
 
 
 def key(request):
-    return f"center-110000:{datetime.now().year:04d}:{request[7]}:{request[11]}:{request[32]}"
+    return transaction_key(request, "center-110000", "tx", datetime.now())
 
 
 async def wait_for(predicate, seconds=5.0):

@@ -1,6 +1,6 @@
 """PIN translation between legs: the block the peer gets is ours, and only ours."""
 
-from sscard_gateway.gateway._legs import PinRoute, translate_pin
+from sscard_gateway.engine import PinRoute, translate_pin
 from sscard_gateway.iso import load_dialect
 from sscard_gateway.routing import LegCounters, load_mapping
 from sscard_gateway.sim import Kind

@@ -82,7 +82,7 @@ def test_defaults_fill_what_the_file_leaves_out():
     config = load(data)
     assert config.metrics is None
     assert config.logging.json is False and config.drain_timeout == 10.0
-    assert config.gateway.saf.max_attempts == 50
+    assert config.gateway.saf.expiry == 259200.0
     assert config.gateway.upstream.backoff.maximum == 5.0
 
 

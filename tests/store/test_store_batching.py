@@ -16,11 +16,11 @@ from sscard_gateway.store import (
     AddOwed,
     BatchingJournal,
     Duplicate,
+    GroupResult,
     InsertTransaction,
     Journal,
     NotFound,
     Op,
-    OpResult,
     OwedItem,
     OwedStatus,
     SetSetting,
@@ -52,14 +52,15 @@ class Spy:
         self.calls = 0
         self.failures: dict[int, BaseException] = {}  # call number -> error to raise
 
-    def apply(self, ops: Sequence[Op]) -> list[OpResult]:
+    def apply_groups(self, groups: Sequence[Sequence[Op]]) -> list[GroupResult]:
         self.entered.set()
         self.gate.wait(timeout=10)
         self.calls += 1
         if self.calls - 1 in self.failures:
             raise self.failures[self.calls - 1]
-        results = self.inner.apply(ops)
-        self.batches.append(list(ops))
+        results = self.inner.apply_groups(groups)
+        ops = [op for group in groups for op in group]
+        self.batches.append(ops)
         for op in ops:
             if isinstance(op, InsertTransaction):
                 self.committed.add(op.record.transaction_key)
@@ -152,7 +153,10 @@ async def test_results_are_typed_per_operation(
                 InsertTransaction(record("K1")),
                 InsertTransaction(record("K1", kind="refund")),
                 UpdateTransaction(
-                    transaction_key="K1", updated_at=2e9, status=TransactionStatus.APPROVED
+                    transaction_key="K1",
+                    updated_at=2e9,
+                    expect=TransactionStatus.PENDING,
+                    status=TransactionStatus.APPROVED,
                 ),
                 AddOwed(owed),
                 UpdateOwed(id="nope", updated_at=1),

@@ -10,6 +10,10 @@ import pytest
 from sscard_gateway.errors import JournalKeyError, ValidationError
 from sscard_gateway.ids import AmountSplit
 from sscard_gateway.store import (
+    LEG_TRANSITIONS,
+    OWED_TRANSITIONS,
+    TRANSACTION_TRANSITIONS,
+    LegState,
     OwedItem,
     OwedKind,
     OwedStatus,
@@ -18,8 +22,10 @@ from sscard_gateway.store import (
     TransactionQuery,
     TransactionRecord,
     TransactionStatus,
+    UpdateLeg,
     UpdateOwed,
     UpdateTransaction,
+    allowed,
 )
 
 PAN = "6225880137654324"
@@ -148,6 +154,41 @@ def test_updates_are_checked_when_built() -> None:
     with pytest.raises(ValidationError):
         UpdateOwed(id="x", updated_at=1, attempts=2**31)
     assert UpdateOwed(id="x", updated_at=1, next_attempt_at=5).next_attempt_at == 5.0
+
+
+def test_a_state_change_names_its_expected_states_and_follows_the_table() -> None:
+    approved = TransactionStatus.APPROVED
+    with pytest.raises(ValidationError, match="must name the states it expects"):
+        UpdateTransaction(transaction_key="K1", updated_at=1, status=approved)
+    with pytest.raises(ValidationError, match="reversed -> approved is not in the transition"):
+        UpdateTransaction(
+            transaction_key="K1",
+            updated_at=1,
+            expect={TransactionStatus.PENDING, TransactionStatus.REVERSED},
+            status=approved,
+        )
+    with pytest.raises(ValidationError, match="must name at least one state"):
+        UpdateLeg(leg_id="L", updated_at=1, expect=frozenset())
+    with pytest.raises(ValidationError, match="answered -> reversed is not in the transition"):
+        UpdateLeg(leg_id="L", updated_at=1, expect=LegState.ANSWERED, state=LegState.REVERSED)
+    with pytest.raises(ValidationError, match="done -> owed"):
+        UpdateOwed(id="x", updated_at=1, expect=OwedStatus.DONE, status=OwedStatus.OWED)
+    guard = UpdateTransaction(transaction_key="K1", updated_at=1, expect=TransactionStatus.PENDING)
+    assert guard.status is None and guard.expect == {TransactionStatus.PENDING}
+
+
+def test_every_state_is_in_its_table_and_finals_lead_nowhere() -> None:
+    for table, kind in (
+        (TRANSACTION_TRANSITIONS, TransactionStatus),
+        (LEG_TRANSITIONS, LegState),
+        (OWED_TRANSITIONS, OwedStatus),
+    ):
+        assert set(table) == set(kind)
+        for old, news in table.items():
+            assert old not in news
+            assert all(allowed(table, old, new) for new in news)
+    assert not TRANSACTION_TRANSITIONS[TransactionStatus.REVERSED]
+    assert TransactionStatus.APPROVED not in TRANSACTION_TRANSITIONS[TransactionStatus.REVERSED]
 
 
 def test_records_are_frozen(record: Record) -> None:

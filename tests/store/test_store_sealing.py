@@ -103,7 +103,9 @@ def test_a_moved_payload_fails_authentication(
     with pytest.raises(JournalKeyError, match="owed item o1"):
         journal.due_owed(2e9)
     with pytest.raises(JournalKeyError, match="owed item o1"):
-        journal.apply([UpdateOwed(id="o1", updated_at=1, status=OwedStatus.ABANDONED)])
+        journal.apply(
+            [UpdateOwed(id="o1", updated_at=1, expect=OwedStatus.OWED, status=OwedStatus.EXCEPTION)]
+        )
     assert journal.owed_items(transaction_key="K0")[0].id == "o0"
 
 

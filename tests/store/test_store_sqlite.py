@@ -16,21 +16,28 @@ from sscard_gateway.ids import AmountSplit
 from sscard_gateway.store import (
     AddOwed,
     Duplicate,
+    InsertLeg,
     InsertTransaction,
     Journal,
     JournalStatistics,
+    LegKind,
+    LegRecord,
+    LegState,
     NotFound,
     OwedItem,
     OwedKind,
     OwedStatus,
+    Refused,
     SetSetting,
     Setting,
     SQLiteJournal,
     TransactionRecord,
     TransactionStatus,
+    UpdateLeg,
     UpdateOwed,
     UpdateTransaction,
     _schema,
+    _sqlite_ops,
 )
 
 Record = Callable[..., TransactionRecord]
@@ -164,6 +171,7 @@ def test_updates_change_only_what_is_given(journal: SQLiteJournal, record: Recor
     answered = UpdateTransaction(
         transaction_key="K1",
         updated_at=2e9 + 1,
+        expect=TransactionStatus.PENDING,
         status=TransactionStatus.APPROVED,
         response_code="00",
         responded_at=2e9 + 1,
@@ -221,7 +229,12 @@ def test_owed_items_survive_reopen_and_come_back_due_in_order(
 
     first_try = UpdateOwed(id="early", updated_at=16, attempts=1, next_attempt_at=40)
     answered = UpdateOwed(
-        id="late", updated_at=31, attempts=1, status=OwedStatus.DONE, last_response_code="00"
+        id="late",
+        updated_at=31,
+        attempts=1,
+        expect=OwedStatus.OWED,
+        status=OwedStatus.DONE,
+        last_response_code="00",
     )
     results = journal.apply([first_try, answered, UpdateOwed(id="gone", updated_at=1)])
     assert results == [
@@ -256,20 +269,30 @@ def test_statistics(journal: SQLiteJournal, record: Record, item: Item) -> None:
         due=0,
         oldest_owed_age=0.0,
         done=0,
-        expired=0,
-        abandoned=0,
+        exceptions=0,
+        resolved=0,
+        legs=dict.fromkeys(LegState, 0),
     )
     journal.apply(
         [InsertTransaction(record(f"K{i}")) for i in range(5)]
         + [
             UpdateTransaction(
-                transaction_key="K0", updated_at=1, status=TransactionStatus.APPROVED
+                transaction_key="K0",
+                updated_at=1,
+                expect=TransactionStatus.PENDING,
+                status=TransactionStatus.APPROVED,
             ),
             UpdateTransaction(
-                transaction_key="K1", updated_at=1, status=TransactionStatus.DECLINED
+                transaction_key="K1",
+                updated_at=1,
+                expect=TransactionStatus.PENDING,
+                status=TransactionStatus.DECLINED,
             ),
-            UpdateTransaction(
-                transaction_key="K1", updated_at=2, status=TransactionStatus.DECLINED
+            UpdateTransaction(  # refused: already declined
+                transaction_key="K1",
+                updated_at=2,
+                expect=TransactionStatus.PENDING,
+                status=TransactionStatus.DECLINED,
             ),
         ]
         + [
@@ -277,9 +300,12 @@ def test_statistics(journal: SQLiteJournal, record: Record, item: Item) -> None:
             for i in range(6)
         ]
         + [
-            UpdateOwed(id="o0", updated_at=1, status=OwedStatus.DONE),
-            UpdateOwed(id="o1", updated_at=1, status=OwedStatus.EXPIRED),
-            UpdateOwed(id="o2", updated_at=1, status=OwedStatus.ABANDONED),
+            UpdateOwed(id="o0", updated_at=1, expect=OwedStatus.OWED, status=OwedStatus.DONE),
+            UpdateOwed(id="o1", updated_at=1, expect=OwedStatus.OWED, status=OwedStatus.EXCEPTION),
+            UpdateOwed(id="o2", updated_at=1, expect=OwedStatus.OWED, status=OwedStatus.EXCEPTION),
+            UpdateOwed(
+                id="o2", updated_at=1, expect=OwedStatus.EXCEPTION, status=OwedStatus.RESOLVED
+            ),
         ]
     )
     assert journal.statistics(204) == JournalStatistics(
@@ -289,31 +315,110 @@ def test_statistics(journal: SQLiteJournal, record: Record, item: Item) -> None:
         due=2,
         oldest_owed_age=101.0,
         done=1,
-        expired=1,
-        abandoned=1,
+        exceptions=1,
+        resolved=1,
+        legs=dict.fromkeys(LegState, 0),
     )
 
 
 def test_a_failing_batch_stores_nothing(
     journal: SQLiteJournal, record: Record, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = SQLiteJournal._apply_one
+    original = _sqlite_ops._apply_one
     calls = 0
 
-    def flaky(self: SQLiteJournal, conn: sqlite3.Connection, op: object, sealed: object) -> object:
+    def flaky(conn: sqlite3.Connection, op: object, sealed: object, codec: object) -> object:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise sqlite3.OperationalError("disk I/O error")
-        return original(self, conn, op, sealed)  # type: ignore[arg-type]
+        return original(conn, op, sealed, codec)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SQLiteJournal, "_apply_one", flaky)
+    monkeypatch.setattr(_sqlite_ops, "_apply_one", flaky)
     with pytest.raises(JournalError, match="disk I/O error"):
         journal.apply([InsertTransaction(record(f"K{i}")) for i in range(4)])
     monkeypatch.undo()
     assert journal.statistics(0).transactions == 0
     assert list(journal.transactions()) == []
     assert journal.apply([InsertTransaction(record("K0"))]) == [record("K0")]
+
+
+def test_a_group_stops_at_its_first_refusal_and_the_others_go_on(
+    journal: SQLiteJournal, record: Record, item: Item
+) -> None:
+    journal.apply([InsertTransaction(record("K1"))])
+    approve = UpdateTransaction(
+        transaction_key="K1",
+        updated_at=2,
+        expect=TransactionStatus.PENDING,
+        status=TransactionStatus.APPROVED,
+    )
+    reverse = UpdateTransaction(
+        transaction_key="K1",
+        updated_at=3,
+        expect={TransactionStatus.PENDING, TransactionStatus.APPROVED},
+        status=TransactionStatus.REVERSED,
+    )
+    owe = AddOwed(item("K1", id="rev1"))
+    first, second = journal.apply_groups([[reverse, owe], [InsertTransaction(record("K2"))]])
+    assert first.applied and second.applied
+    late = journal.apply_groups([[AddOwed(item("K1", id="late")), approve]])[0]
+    assert not late.applied and late.stopped_at == 1 and late.results == ()
+    assert isinstance(late.stopper, Refused)
+    assert late.stopper.current.status is TransactionStatus.REVERSED
+    assert journal.get_owed("late") is None  # the group's first op was undone
+    again = journal.apply_groups([[InsertTransaction(record("K2")), owe]])[0]
+    assert isinstance(again.stopper, Duplicate) and again.stopped_at == 0
+    missing = journal.apply_groups([[UpdateTransaction(transaction_key="nope", updated_at=1)]])
+    assert missing[0].stopper == NotFound("nope")
+    record_k1 = journal.get_transaction("K1")
+    assert record_k1 is not None and record_k1.status is TransactionStatus.REVERSED
+
+
+def test_legs_are_sealed_ordered_and_compare_and_set(
+    tmp_path: Path, open_journal: Opener, record: Record
+) -> None:
+    journal = open_journal(tmp_path / "legs.db")
+
+    def leg(step: int, **changes: object) -> LegRecord:
+        values: dict[str, object] = dict(
+            leg_id=f"K1#{step}",
+            transaction_key="K1",
+            step=step,
+            kind=LegKind.REQUEST,
+            destination="cups",
+            mti="0200",
+            stan=f"{step:06d}",
+            leg_key=f"1126101530|{step:06d}|48020000|48020000",
+            amount=1500,
+            payload=b"the leg as sent " + bytes([step]),
+            created_at=10.0 + step,
+        )
+        values.update(changes)
+        return LegRecord(**values)  # type: ignore[arg-type]
+
+    journal.apply_groups([[InsertTransaction(record("K1")), InsertLeg(leg(2)), InsertLeg(leg(1))]])
+    assert [x.leg_id for x in journal.legs("K1")] == ["K1#1", "K1#2"]
+    assert journal.legs("K1")[0] == leg(1)
+    assert journal.last_stan() == 1  # the latest journaled
+    answered = UpdateLeg(
+        leg_id="K1#1",
+        updated_at=20,
+        expect=LegState.SENT,
+        state=LegState.ANSWERED,
+        response_code="00",
+    )
+    assert journal.apply([answered]) == [
+        attrs.evolve(leg(1), updated_at=20.0, state=LegState.ANSWERED, response_code="00")
+    ]
+    refused = journal.apply([answered])[0]
+    assert isinstance(refused, Refused) and refused.current.state is LegState.ANSWERED
+    assert journal.legs_in({LegState.SENT}) == [leg(2)]
+    assert journal.statistics(0).legs[LegState.ANSWERED] == 1
+    with sqlite3.connect(journal.path) as conn:
+        raw = conn.execute("SELECT payload FROM legs").fetchall()
+    conn.close()
+    assert all(b"the leg as sent" not in bytes(r[0]) for r in raw)
 
 
 def test_apply_refuses_what_is_not_an_operation(journal: SQLiteJournal, record: Record) -> None:
@@ -355,9 +460,9 @@ def test_file_settings_and_schema(tmp_path: Path, open_journal: Opener) -> None:
     assert journal.path == str(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"transactions_settlement", "owed_due"} <= names
+        assert {"transactions_settlement", "owed_due", "legs_state"} <= names
     conn.close()
     synchronous = journal._conn.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[union-attr]
     assert synchronous == 2  # FULL
@@ -412,3 +517,33 @@ def test_settings_are_kept_across_reopen_apart_from_the_key_ids(
 def test_a_setting_needs_a_plain_name(name: str) -> None:
     with pytest.raises(ValueError):
         SetSetting(name, "v")
+
+
+def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path, open_journal: Opener) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statement in _schema.MIGRATIONS[1]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    owed = (
+        "INSERT INTO owed (id, kind, destination, transaction_key, payload, created_at,"
+        " updated_at, next_attempt_at, expires_at, attempts, status, last_response_code)"
+        " VALUES (?, 'reversal', 'cups', 'K1', x'00', 1, 1, 1, NULL, 50, ?, NULL)"
+    )
+    conn.execute(owed, ("a", "abandoned"))
+    conn.execute(owed, ("b", "owed"))
+    conn.close()
+    journal = open_journal(path)
+    stats = journal.statistics(0)
+    assert (stats.owed, stats.exceptions) == (1, 1)
+    with sqlite3.connect(path) as check:
+        rows = check.execute("SELECT id, status, reason, repeat FROM owed ORDER BY id").fetchall()
+        version = check.execute("SELECT version FROM schema_version").fetchone()[0]
+    check.close()
+    assert rows == [
+        ("a", "exception", "a version 1 gateway marked it abandoned", 0),
+        ("b", "owed", None, 0),
+    ]
+    assert version == _schema.SCHEMA_VERSION
+    assert journal.legs("K1") == [] and journal.last_stan() == 0

@@ -101,10 +101,16 @@ def test_filters(journal: SQLiteJournal, record: Record) -> None:
             InsertTransaction(record("C", treating_region="110105", created_at=30)),
             InsertTransaction(record("D", settlement_date="20241127", created_at=40)),
             UpdateTransaction(
-                transaction_key="B", updated_at=21, status=TransactionStatus.APPROVED
+                transaction_key="B",
+                updated_at=21,
+                expect=TransactionStatus.PENDING,
+                status=TransactionStatus.APPROVED,
             ),
             UpdateTransaction(
-                transaction_key="C", updated_at=31, status=TransactionStatus.TIMED_OUT
+                transaction_key="C",
+                updated_at=31,
+                expect=TransactionStatus.PENDING,
+                status=TransactionStatus.TIMED_OUT,
             ),
         ]
     )
