@@ -6,6 +6,8 @@ own nursery, recovers what a previous run left open, and delivers what is
 owed (:class:`StoreAndForward`). See ``docs/gateway.md``.
 """
 
+from ._build import engine_for as engine_for
+from ._build import link_dialects as link_dialects
 from ._config import CenterLink as CenterLink
 from ._config import GatewayConfig as GatewayConfig
 from ._config import SafPolicy as SafPolicy
@@ -32,4 +34,6 @@ __all__ = [
     "StoreAndForward",
     "Ticket",
     "UpstreamLink",
+    "engine_for",
+    "link_dialects",
 ]

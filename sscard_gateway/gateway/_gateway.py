@@ -38,8 +38,8 @@ import trio
 
 from ..clearing import Cutover
 from ..crypto import SecurityModule
-from ..engine import Engine, Peer, Saga, kind_of, recover
-from ..iso import Dialect, Message, load_dialect
+from ..engine import Engine, Saga, kind_of, recover
+from ..iso import Dialect, Message
 from ..link import (
     Connector,
     Link,
@@ -51,7 +51,6 @@ from ..link import (
     serve_links,
     tcp_connector,
 )
-from ..routing import LegCounters, RouteTable, Translator, load_mapping
 from ..store import (
     BatchingJournal,
     Journal,
@@ -61,6 +60,7 @@ from ..store import (
     TransactionStatus,
     open_batching_journal,
 )
+from ._build import engine_for, link_dialects, route_table
 from ._config import CenterLink, GatewayConfig
 from ._executor import Executor, Ticket
 from ._saf import StoreAndForward
@@ -136,13 +136,8 @@ class Gateway:
         self.security = security
         self.journal = journal
         self._clock = wallclock
-        up = config.upstream.name
-        names = {c.name for c in config.centers} | {up}
-        self.routes = RouteTable.from_config(
-            config.routes, file="<gateway config>", where="routing", destinations=names
-        )
-        self.dialects: dict[str, Dialect] = {up: load_dialect("cups")}
-        self.dialects.update({c.name: load_dialect("center") for c in config.centers})
+        self.routes = route_table(config)
+        self.dialects: dict[str, Dialect] = link_dialects(config)
         self.cutover = Cutover(config.cutover_at)
         self.centers: dict[str, list[ServedLink]] = {}
         self.upstream: Link | None = None
@@ -165,43 +160,6 @@ class Gateway:
         self._draining = False
         self._idle: trio.Event | None = None
         self._serving: trio.Nursery | None = None
-
-    # -- the engine ------------------------------------------------------------
-
-    def _mapping(self, source: str, destination: str) -> Translator:
-        return load_mapping(f"{self.dialects[source].name}_to_{self.dialects[destination].name}")
-
-    def _engine(self, last_stan: int) -> Engine:
-        cfg = self.config
-        peers = {
-            cfg.upstream.name: Peer(
-                name=cfg.upstream.name,
-                dialect=self.dialects[cfg.upstream.name],
-                pin_key=cfg.upstream.pin_key,
-                pin_format=cfg.upstream.pin_format,
-            )
-        }
-        for center in cfg.centers:
-            peers[center.name] = Peer(
-                name=center.name,
-                dialect=self.dialects[center.name],
-                pin_key=center.pin_key,
-                pin_format=center.pin_format,
-            )
-        return Engine(
-            peers=peers,
-            bank=cfg.upstream.name,
-            routes=self.routes,
-            mappings=self._mapping,
-            institution=cfg.institution,
-            counters=LegCounters(last_stan=last_stan),
-            security=self.security,
-            hasher=self.journal.pan_hasher,
-            cutover=self.cutover,
-            policy=cfg.saf,
-            request_timeout=cfg.request_timeout,
-            forward_to_members=cfg.forward_to_home_center,
-        )
 
     # -- links -------------------------------------------------------------------
 
@@ -295,7 +253,15 @@ class Gateway:
         ) as bj:
             self._bj = bj
             await self._restore_cutover(bj)
-            engine = self._engine(max(self._last_stan, await bj.last_stan()))
+            engine = engine_for(
+                cfg,
+                security=self.security,
+                hasher=self.journal.pan_hasher,
+                cutover=self.cutover,
+                dialects=self.dialects,
+                routes=self.routes,
+                last_stan=max(self._last_stan, await bj.last_stan()),
+            )
             self.engine = engine
             await self._recover(bj, engine)
             self._saf = StoreAndForward(
