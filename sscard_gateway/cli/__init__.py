@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SscardError
-from . import _clearing, _conformance, _crypto, _demo, _run, _sim, _wire
+from . import _clearing, _conformance, _crypto, _demo, _owed, _run, _sim, _wire
 
 __all__ = ["main"]
 
-_GROUPS = (_wire, _crypto, _demo, _run, _sim, _conformance, _clearing)
+_GROUPS = (_wire, _crypto, _demo, _run, _sim, _conformance, _clearing, _owed)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,8 +73,12 @@ def advice(engine: Engine, peer: Peer, message: Message, now: datetime) -> Saga:
         return
     ops: list[Op] = []
     record: Draft = declined(draft, "00", status=TransactionStatus.APPROVED)
+    refers = bool(text_of(message, peer.dialect.spec.original_data_field))
     for step, leg_plan in enumerate(plan.legs, start=1):
         destination = leg_plan.destination
+        if refers and destination not in originals:  # its destination never saw the original
+            yield from engine.local(message, declined(draft, "25"), kind)
+            return
         try:
             outbound = engine.outbound(
                 peer, message, destination, now, original=originals.get(destination), pin=False

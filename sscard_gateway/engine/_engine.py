@@ -63,6 +63,8 @@ from ..store import (
 from ._advice import advice
 from ._compensate import Compensator
 from ._decisions import (
+    Found,
+    Read,
     Reply,
     Saga,
     Write,
@@ -299,13 +301,24 @@ class Engine:
         """Journal a request answered without any leg, then answer it."""
         outcome = yield Write([InsertTransaction(TransactionRecord(**record))])
         if isinstance(outcome, WriteFailed):
-            yield self.reply(message, "96", kind)
+            yield from self.unwritten(message, record["transaction_key"], kind)
             return
         assert isinstance(outcome, Written)
         if not outcome.result.applied:
             yield from self.repeated(message, outcome, kind)
             return
         yield self.reply(message, record["response_code"], kind)
+
+    def unwritten(self, message: Message, key: str, kind: str) -> Saga:
+        """A request's first write failed: ``96``, unless the key is journaled already.
+
+        A repeat of a request the journal holds is answered the duplicate
+        code, never a decline: the original may be approved, and a decline
+        would tell its requester that no money moved.
+        """
+        found = yield Read(key)
+        assert isinstance(found, Found)
+        yield self.reply(message, "96" if found.record is None else "94", kind)
 
     def repeated(self, message: Message, outcome: Written, kind: str) -> Saga:
         """A message whose key is journaled: a request is a duplicate; a reversal or advice gets

@@ -44,6 +44,7 @@ from ._decisions import (
     Saga,
     Send,
     Step,
+    Unknown,
     Wake,
     Write,
     WriteFailed,
@@ -133,7 +134,7 @@ def _legs(
         written = yield Write([first, InsertLeg(leg)], must_land=step > 1)
         if isinstance(written, WriteFailed):
             if step == 1:
-                yield engine.reply(message, "96", kind)
+                yield from engine.unwritten(message, key, kind)
                 return
             yield from _fail(engine, message, key, done, TransactionStatus.FAILED, "96", now, kind)
             return
@@ -183,6 +184,12 @@ def _leg_ended(
     destination = engine.peers[leg.destination]
     undo = _undo(engine, done, now)
     ops: list[Op]
+    if isinstance(outcome, Answered) and (
+        text_of(outcome.message, 39) in destination.dialect.spec.unknown_outcome
+    ):  # e.g. "duplicate": the answer says nothing of what became of the leg
+        code = text_of(outcome.message, 39)
+        log.warning("leg %s answered %s: its outcome is unknown", leg.leg_id, code)
+        outcome = Unknown(f"answered {code}", now)
     if isinstance(outcome, Answered):
         answer = outcome.message
         code = text_of(answer, 39)

@@ -290,6 +290,7 @@ class Gateway:
                 keys=up.link_keys(),
                 backoff=up.backoff,
                 random=self._random,
+                wallclock=self._clock,
                 name=up.name,
                 on_sent=self._sent,
                 on_state=self._upstream_state,
@@ -321,6 +322,7 @@ class Gateway:
                 on_disconnect=functools.partial(self._center_down, center.name),
                 on_state=functools.partial(self._center_state, center.name),
                 on_sent=self._sent,
+                wallclock=self._clock,
                 name=center.name,
             )
         )

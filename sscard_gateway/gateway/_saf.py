@@ -71,6 +71,7 @@ class StoreAndForward:
         self._clock = wallclock
         self._wake = trio.Event()
         self._started = wallclock().timestamp()
+        self._stalled = False  # an outcome could not be journaled this round
         self.counts = _Counts()
 
     def wake(self) -> None:
@@ -80,7 +81,9 @@ class StoreAndForward:
     async def run(self) -> None:
         """Deliver until cancelled."""
         policy = self._policy
+        stall = policy.initial
         while True:
+            self._stalled = False
             ready = self._ready()
             now = self._clock().timestamp()
             try:
@@ -94,6 +97,10 @@ class StoreAndForward:
                 due, next_at = [], self._clock().timestamp() + policy.initial
             now = self._clock().timestamp()
             wait = policy.maximum if next_at is None else max(0.0, next_at - now)
+            if self._stalled:  # the journal refuses writes: do not resend in a busy loop
+                wait, stall = max(wait, stall), min(policy.maximum, stall * 2)
+            else:
+                stall = policy.initial
             if due and wait == 0.0:
                 await trio.sleep(0)  # give others a turn before a busy round
                 continue
@@ -154,6 +161,7 @@ class StoreAndForward:
             result = await self._journal.write(ops)
         except JournalError as exc:
             log.error("owed %s: its outcome could not be journaled: %s", item.id, exc)
+            self._stalled = True
             return
         if result.applied:
             return

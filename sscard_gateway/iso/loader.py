@@ -267,6 +267,7 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
     assert response is not None
     response_echo = _field_refs(response, "echo", fields)
     approved = tuple(response.strings("approved", ("00",)))
+    unknown = tuple(response.strings("unknown", ()))
     settlement_field = response.opt("settlement_date", int)
     if settlement_field is not None and settlement_field not in fields:
         raise response.fail("settlement_date", f"field {settlement_field} is not defined")
@@ -354,6 +355,7 @@ def spec_from_dict(data: Mapping[str, Any], *, file: str = "<dict>") -> DialectS
         reversal_exception=hopeless,
         original_key=original_key,
         settlement_date_field=settlement_field,
+        unknown_outcome=unknown,
         home_region_field=record.get("home_region"),
         treating_region_field=record.get("treating_region"),
         insurance_kind_field=record.get("insurance_kind"),

@@ -220,6 +220,7 @@ class DialectSpec:
     reversal_exception: tuple[str, ...] = ()
     original_key: Mapping[int, str] = attrs.field(factory=dict)
     settlement_date_field: int | None = None
+    unknown_outcome: tuple[str, ...] = ()
     home_region_field: int | None = None
     treating_region_field: int | None = None
     insurance_kind_field: int | None = None

@@ -289,6 +289,7 @@ async def serve_links(
     name: str = "server",
     on_sent: SentHandler | None = None,
     on_state: Callable[[ServedLink, LinkState], None] | None = None,
+    wallclock: Callable[[], datetime] | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept links until cancelled, one task per connection.
@@ -310,6 +311,7 @@ async def serve_links(
             unhandled_code, on_sent: as for :func:`serve_link_stream`, for every
             connection.
         on_state: told of each state change of any connection, with its link.
+        wallclock: F7 clock of the network requests each connection builds.
         name: the server's name in logs.
         task_status: receives the listeners once listening.
     """
@@ -356,6 +358,7 @@ async def serve_links(
                 name=f"{name} {address}",
                 on_sent=on_sent,
                 on_state=on_state,
+                wallclock=wallclock,
             )
         except Exception:  # one connection's failure must not end the others (DOMAIN.md §2)
             log.exception("%s %s: connection failed", name, address)

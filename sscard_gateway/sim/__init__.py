@@ -16,6 +16,8 @@ from ._ledger import KeyEffects as KeyEffects
 from ._ledger import Ledger as Ledger
 from ._ledger import LedgerStatistics as LedgerStatistics
 from ._ledger import Outcome as Outcome
+from ._requester import RequesterRecord as RequesterRecord
+from ._requester import Told as Told
 from ._rules import Action as Action
 from ._rules import Decision as Decision
 from ._rules import Rule as Rule
@@ -46,9 +48,11 @@ __all__ = [
     "Ledger",
     "LedgerStatistics",
     "Outcome",
+    "RequesterRecord",
     "Rule",
     "SwitchRecord",
     "SwitchRules",
     "SwitchSimulator",
     "SwitchStatistics",
+    "Told",
 ]

@@ -19,7 +19,9 @@ and keeps what it did with them:
   acquirer (and forwarder when the dialect's key has it) and PAN must be the
   original's as received (``30``, nothing applied). A match reverses an
   approved original once; every later reversal of it, and a resend of the
-  same reversal, is answered as before and changes nothing.
+  same reversal, is answered as before and changes nothing. An original a
+  reversal named before it arrived (a reversal overtook it) is declined
+  ``12`` when it comes: it is never held.
 
 Transaction keys are the dialect's ``keys.transaction`` fields, institution
 codes (F32, F33) compared without leading zeros. Nothing here does I/O but
@@ -68,6 +70,7 @@ _NEW_ENTRY = (Effect.APPROVED, Effect.DECLINED, Effect.ADVICE_APPLIED)
 Decide = Callable[[Message], str] | str
 
 _INSTITUTIONS = (32, 33)
+_AFTER_ITS_REVERSAL = "12"  # an original that arrives after its reversal is declined
 _F90_PARTS = (7, 11, 32, 33)
 
 
@@ -122,6 +125,7 @@ class Ledger:
         }
         self._entries: dict[Key, Entry] = {}
         self._reversals: dict[Key, tuple[str, Key | None]] = {}
+        self._unseen: set[Key] = set()  # originals a reversal named before they came
         self._effects: dict[Key, dict[str, int]] = {}
         self._counts = attrs.asdict(LedgerStatistics())
         self._sequence = 0
@@ -253,7 +257,10 @@ class Ledger:
         key = self.key_of(message)
         if key in self._entries:
             return {"effect": Effect.DUPLICATE.value, "code": "94", "key": list(key)}
-        code = decide(message) if callable(decide) else decide
+        if key in self._unseen:  # reversed before it came: never held
+            code = _AFTER_ITS_REVERSAL
+        else:
+            code = decide(message) if callable(decide) else decide
         entry, fields = self._new_entry(message, EntryKind.FINANCIAL, code, key)
         effect = Effect.APPROVED if code in self._approved else Effect.DECLINED
         return {
@@ -312,8 +319,9 @@ class Ledger:
         key = self._original_key(original)
         entry = self._entries.get(key)
         event = {"reversal": rkey, "target": list(key)}
-        if entry is None:
-            return {"effect": Effect.REVERSAL_UNKNOWN.value, "code": "25", "reversal": rkey}
+        if entry is None:  # remembered: the original, arriving later, is refused
+            event = {"effect": Effect.REVERSAL_UNKNOWN.value, "code": "25", "reversal": rkey}
+            return {**event, "unseen": list(key)}
         if not self._same_transaction(entry, message, original):
             return {**event, "effect": Effect.REVERSAL_REFUSED.value, "code": "30"}
         if entry.response_code not in self._approved:
@@ -352,6 +360,8 @@ class Ledger:
         if effect is Effect.REVERSED:
             key = tuple(event["target"])
             self._entries[key] = attrs.evolve(self._entries[key], reversed=True)
+        if "unseen" in event:
+            self._unseen.add(tuple(event["unseen"]))
         if "reversal" in event:
             self._reversals[tuple(event["reversal"])] = (
                 str(event["code"]),

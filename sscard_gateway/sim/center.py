@@ -21,6 +21,7 @@ import attrs
 from ..crypto import SecurityModule
 from ..ids import AmountSplit
 from ..iso import Message, load_dialect
+from ..iso.composite import OriginalData
 from ..link import StanCounter, transmission_time
 
 __all__ = ["CardHolder", "CenterIdentity", "CenterSimulator", "Kind"]
@@ -104,6 +105,7 @@ class CenterSimulator:
         treating_region: str | None = None,
         reference: str = "",
         with_pin: bool = True,
+        original: Message | None = None,
     ) -> Message:
         """A valid center request of ``kind`` for ``holder``.
 
@@ -117,6 +119,7 @@ class CenterSimulator:
             treating_region: F59; the center's own region by default.
             reference: F62, the business reference.
             with_pin: add a PIN block (needs the security module).
+            original: for a refund, the request it refunds (field 90 names it).
         """
         spec = self.dialect.spec
         now = self._clock()
@@ -153,6 +156,14 @@ class CenterSimulator:
         if with_pin and self.security is not None and kind is not Kind.BENEFIT_PAYOUT:
             fields[52] = self.security.encrypt_pin(holder.pin, holder.pan, self.pin_key, "iso0")
             fields[53] = spec.pin.control if spec.pin and spec.pin.control else "2600000000000000"
+        if original is not None and spec.original_data_field is not None:
+            fields[spec.original_data_field] = OriginalData.from_original(
+                mti=original.mti,
+                stan=original.text(11),
+                f7=original.text(7),
+                f32=original.text(32),
+                f33=original.text(33) or None,
+            ).format()
         mti = "0220" if kind is Kind.REFUND else "0200"
         return self.dialect.message(mti, fields)
 

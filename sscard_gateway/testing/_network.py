@@ -150,6 +150,19 @@ class SimNetwork:
         """The per-frame faults of connections whose listener set none."""
         return self._world.faults
 
+    def calm(self) -> None:
+        """Stop every per-frame fault, on the connections open now and on later ones.
+
+        A simulation's faults stop before its judge reads the records:
+        the run must then drain (what is owed, delivered) on a sound network.
+        """
+        calm = Faults.none()
+        self._world.faults = calm
+        for listener in list(self._world.listeners.values()):
+            listener.faults = calm
+        for connection in self.connections():
+            connection.faults = calm
+
     # -- listening and connecting ----------------------------------------------------------
 
     def listen(
