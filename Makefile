@@ -29,16 +29,17 @@ unit: $(STAMP)
 
 # The documentation site, strict: a broken internal link or anchor fails.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/mkdocs build --strict
 
 test: lint types docs unit
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
-# Long fuzzing and property runs; not part of `make test`.
+# Long fuzzing and property runs, 100 gateway kills, then 100,000 simulated days (seeds/s printed).
 soak: $(STAMP)
-	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -x tests
+	SSCARD_KILLS=100 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -x tests
+	$(BIN)/python -m sscard_gateway.testing.simulate --seeds 0:100000 --jobs 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -31,7 +31,7 @@ import attrs
 from ..ids import AmountSplit
 from ..store import Journal, TransactionQuery, TransactionRecord, TransactionStatus
 from ._progress import Progress
-from ._rules import ClearingRules, RegionLevel, Treatment, treatment
+from ._rules import ClearingRules, RegionLevel, Treatment, treatment, was_approved
 
 __all__ = [
     "ClearingReport",
@@ -347,8 +347,10 @@ def _add(
     original = None
     if record.kind in rules.cancelling_kinds and record.original_key:
         original = journal.get_transaction(record.original_key)
-    reversed_same_day = (
-        record.status is TransactionStatus.REVERSED and record.transaction_key in cancelled
+        if original is not None and not was_approved(original.response_code):
+            original = None  # never approved: nothing of it settled, nothing to claim
+    reversed_same_day = record.status is TransactionStatus.REVERSED and (
+        record.transaction_key in cancelled or not was_approved(record.response_code)
     )
     how = treatment(record, rules=rules, reversed_same_day=reversed_same_day, original=original)
     if how is Treatment.NEXT_DAY_REVERSAL:

@@ -45,7 +45,7 @@ from ..store import Journal, TransactionQuery, TransactionStatus
 from ._blocks import RowBlocks
 from ._matching import NOT_SETTLING
 from ._partition import PARTITIONS, PartitionWriter, partition_of
-from ._rules import ClearingRules, Treatment, leg_match_key, treatment_of
+from ._rules import ClearingRules, Treatment, leg_match_key, treatment_of, was_approved
 
 __all__ = [
     "JournalSide",
@@ -77,7 +77,7 @@ _SETTLING = (
 # the same-day cancellations are among them (their kinds are not ordinary)
 _OTHERS = (
     "CREATE TEMP TABLE others AS SELECT transaction_key, kind, status, destination,"  # noqa: S608
-    " upstream_key, upstream_stan, upstream_rrn, cash, original_key"
+    " upstream_key, upstream_stan, upstream_rrn, cash, original_key, response_code"
     f" FROM src.transactions WHERE {_RANGE} AND NOT ({_PLAIN})"
 )
 _CANCELLED = (
@@ -88,7 +88,8 @@ _CANCELLED = (
 _READ_OTHERS = (
     "SELECT transaction_key, kind, status, destination, upstream_key, upstream_stan,"
     " upstream_rrn, cash,"
-    " status = 'reversed' AND transaction_key IN (SELECT k FROM temp.cancelled), original_key"
+    " status = 'reversed' AND (transaction_key IN (SELECT k FROM temp.cancelled)"
+    "  OR coalesce(response_code, '') <> '00'), original_key"
     " FROM temp.others ORDER BY rowid"
 )
 # two index look-ups (one query with both min and max would scan the date)
@@ -98,7 +99,7 @@ _BOUNDS = (
 )
 _ORIGINAL = (
     "SELECT settlement_date, destination, upstream_key, upstream_stan, upstream_rrn, cash"
-    " FROM src.transactions WHERE transaction_key = ?"
+    " FROM src.transactions WHERE transaction_key = ? AND response_code = '00'"
 )
 
 
@@ -264,7 +265,7 @@ def read_generic(
             original = None
             if r.kind in rules.cancelling_kinds and r.original_key:
                 o = journal.get_transaction(r.original_key)
-                if o is not None:
+                if o is not None and was_approved(o.response_code):
                     original = (
                         o.settlement_date,
                         o.destination,
@@ -274,7 +275,8 @@ def read_generic(
                         o.amount.cash,
                     )
             same_day = r.status is TransactionStatus.REVERSED and (
-                cancelled.execute("SELECT 1 FROM k WHERE k = ?", (r.transaction_key,)).fetchone()
+                not was_approved(r.response_code)
+                or cancelled.execute("SELECT 1 FROM k WHERE k = ?", (r.transaction_key,)).fetchone()
                 is not None
             )
             side.add(

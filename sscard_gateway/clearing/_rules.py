@@ -14,7 +14,9 @@ settlement date of a record is stamped at cutover, see
 so its clearing must not change: **the original settles on its own date
 and the reversal settles on its own date, as a negative adjustment** with
 the original's amounts and regions. A reversal of the same date cancels its
-original: neither settles.
+original: neither settles. An original that was never approved — reversed
+while still in flight, or timed out — never settles on any date, and its
+reversal claims nothing back (``response_code`` ``00`` marks the approved).
 
 The match key (DOMAIN.md §2, §6): UnionPay's file is matched to the journal
 on RRN + transmission time (F7) + STAN + acquirer, taken from the gateway's
@@ -214,6 +216,16 @@ def treatment_of(
     if status is TransactionStatus.REVERSED:
         return Treatment.REVERSED if reversed_same_day else Treatment.SETTLES
     return _BY_STATUS[status]
+
+
+def was_approved(response_code: str | None) -> bool:
+    """Whether a record was answered approved (``00``) before anything else happened to it.
+
+    A reversed record that never was — reversed while in flight — settles
+    on no date, and its reversal claims nothing back. The SQL readers of
+    :mod:`._journal_side` say the same with ``response_code = '00'``.
+    """
+    return response_code == "00"
 
 
 def match_key(rrn: str, transmission_time: str, stan: str, acquirer: str) -> str:

@@ -8,10 +8,13 @@ with ``--record FILE`` its record of the day survives a restart, and with
 ``sim center`` connects as a regional center, sends transactions of the
 kinds asked for and prints the answers (and with ``--serve`` stays to
 answer the gateway's requests); ``sim load`` sends N requests C at a time
-and prints throughput and latency percentiles. Together with ``run``
-they make a deployment on one machine (docs/operations.md). The
-simulators share one key store, as the lab does: each party's keys under
-its own names.
+and prints throughput and latency percentiles (with ``--unique-cards
+--record FILE --reverse-unknown`` it is a center a crash test can judge:
+a card per request, its record written before each message leaves, the
+unknown reversed until acknowledged; :mod:`sscard_gateway.sim._load_record`).
+Together with ``run`` they make a deployment on one machine
+(docs/operations.md). The simulators share one key store, as the lab
+does: each party's keys under its own names.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
 from ..crypto import KeyInfo, MasterKey, SoftwareSecurityModule
@@ -46,10 +50,22 @@ from ..sim import (
     CardHolder,
     CenterIdentity,
     CenterSimulator,
+    HomeCenter,
     Kind,
 )
 from ..sim.lab import CARDS, CENTERS, lab_security
-from ..sim.load import LoadResult, run_load
+from ..sim.load import (
+    MIXED_KINDS,
+    LoadRecord,
+    LoadResult,
+    Planned,
+    RecordingRequester,
+    ReversalResult,
+    UniqueWorkload,
+    expected_ledgers,
+    reverse_unknown,
+    run_load,
+)
 from ._sim_listen import add_responder, add_switch, key_options, open_security, quiet_logging
 
 __all__ = ["register", "write_lab_keys"]
@@ -88,8 +104,14 @@ def register(sub: Any) -> None:
     _center_options(p)
     p.add_argument("--requests", type=int, default=1000, metavar="N")
     p.add_argument("--concurrency", type=int, default=16, metavar="C")
-    p.add_argument("--kind", choices=_KINDS, default=Kind.CONTRIBUTION_PAYMENT.value)
+    p.add_argument(
+        "--kind",
+        choices=(*_KINDS, "mixed"),
+        default=Kind.CONTRIBUTION_PAYMENT.value,
+        help="mixed: medical settlements, contribution payments and benefit payouts in turn",
+    )
     p.add_argument("--json", action="store_true", help="also print the result as a JSON line")
+    _record_options(p)
     p.set_defaults(run=_load)
 
 
@@ -112,8 +134,10 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def _until_signal() -> None:
+async def _until_signal(announce: str) -> None:
+    """Print ``announce`` once a SIGTERM or SIGINT would be caught, then wait for one."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        print(announce, flush=True)
         async for _ in signals:
             return
 
@@ -279,61 +303,163 @@ def _center(args: argparse.Namespace) -> int:
                         flush=True,
                     )
             if args.serve:
-                print("serving the gateway's requests until SIGTERM", flush=True)
-                await _until_signal()
+                await _until_signal("serving the gateway's requests until SIGTERM")
 
     trio.run(main)
     return 1 if failures else 0
+
+
+def _record_options(p: argparse.ArgumentParser) -> None:
+    """``sim load``'s options for a load that keeps a requester's record (crash tests)."""
+    p.add_argument(
+        "--unique-cards",
+        action="store_true",
+        help="a lab card of its own per request: own-region, other-region and bank cards in turn",
+    )
+    p.add_argument(
+        "--first-card",
+        type=int,
+        metavar="SERIAL",
+        help="the card serial of request 0 with --unique-cards (default: 1000000 for "
+        "center-110000, 2000000 for center-310000)",
+    )
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="the center's record (JSON lines, holds clear PANs, mode 0600; messages in "
+        "FILE.messages): what it sent, was told and reversed, written before it leaves",
+    )
+    p.add_argument(
+        "--home-record",
+        type=Path,
+        metavar="FILE",
+        help="answer the gateway's requests as the home center, its record of the day in FILE "
+        "(JSON lines, mode 0600; in memory with --unique-cards alone)",
+    )
+    p.add_argument(
+        "--reverse-unknown",
+        action="store_true",
+        help="reverse at once a request not answered, and after the load every request of "
+        "--record whose outcome is unknown, resending (0421) until acknowledged",
+    )
+    p.add_argument(
+        "--reverse-for",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long --reverse-unknown keeps resending (default 60)",
+    )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="then stay connected and answer the gateway's requests (until SIGTERM)",
+    )
+
+
+def _first_card(args: argparse.Namespace) -> int:
+    if args.first_card is not None:
+        return int(args.first_card)
+    names = list(CENTERS)
+    return 1_000_000 * (names.index(args.center) + 1) if args.center in names else 0
 
 
 def _load(args: argparse.Namespace) -> int:
     quiet_logging()
     security = open_security(args, required=True)
     assert security is not None
-    if args.requests < 1 or args.concurrency < 1:
+    if args.concurrency < 1 or args.requests < 0:
         raise SscardError("--requests and --concurrency must be at least 1")
+    if args.requests < 1 and not args.reverse_unknown:
+        raise SscardError("--requests must be at least 1 (0 only with --reverse-unknown)")
+    if args.reverse_unknown and args.record is None:
+        raise SscardError("--reverse-unknown needs --record FILE")
     identity = _identity(args)
-    card = _card(args)
     sim = _simulator(args, security, identity)
-    kind = Kind(args.kind)
+    kinds = MIXED_KINDS if args.kind == "mixed" else (Kind(args.kind),)
+    title = "mixed" if args.kind == "mixed" else kinds[0].value
+    workload = (
+        UniqueWorkload(sim, center=args.center, kinds=kinds, first_serial=_first_card(args))
+        if args.unique_cards
+        else None
+    )
+    card = None if workload is not None else _card(args)
+    record = LoadRecord(args.record, load_dialect("center")) if args.record else None
+    home = HomeCenter(record=args.home_record) if args.home_record or workload else None
 
-    def make(i: int) -> Message:
-        return _build(sim, kind, card, 100 + i % 900)
+    def plan(i: int) -> Planned:
+        if workload is not None:
+            return workload.plan(i)
+        assert card is not None
+        kind, amount = kinds[i % len(kinds)], 100 + i % 900
+        cash = amount if kind is Kind.MEDICAL_SETTLEMENT else 0
+        owner = getattr(args, "card_of", None) or args.center
+        expects = expected_ledgers(kind, center=args.center, card_home=owner, cash=cash)
+        return Planned(_build(sim, kind, card, amount), kind, expects)
 
-    async def main() -> LoadResult:
-        async with _center_link(args, security, identity) as link:
+    async def main() -> tuple[LoadResult, ReversalResult | None]:
+        handler = home.handle if home is not None else None
+        async with _center_link(args, security, identity, handler) as link:
 
-            async def request(message: Message) -> Message:
+            async def fail_fast(message: Message) -> Message:
                 # fail fast once the gateway is gone, rather than wait a timeout per request
                 if link.state is not LinkState.SIGNED_ON:
                     raise LinkUnavailable("not signed on to the gateway")
                 return await link.request(message, timeout=args.timeout)
 
-            return await run_load(
-                request,
-                make,
-                total=args.requests,
-                concurrency=args.concurrency,
+            request: Callable[[Message], Awaitable[Message]] = fail_fast
+            make: Callable[[int], Message] = lambda i: plan(i).message  # noqa: E731
+            recorder = None
+            if record is not None:
+                recorder = RecordingRequester(
+                    link,
+                    record,
+                    sim,
+                    timeout=args.timeout,
+                    connect_timeout=args.connect_timeout,
+                    reverse_at_once=args.reverse_unknown,
+                )
+                request, make = recorder.request, lambda i: recorder.expect(plan(i))
+            result = await run_load(
+                request, make, total=args.requests, concurrency=args.concurrency
             )
+            reversals = None
+            if recorder is not None and args.reverse_unknown:
+                reversals = await reverse_unknown(
+                    recorder.record,
+                    recorder.send,
+                    recorder.reversal_of,
+                    concurrency=args.concurrency,
+                    bound=args.reverse_for,
+                )
+            _report(args, result, reversals, title)
+            if args.serve:
+                await _until_signal("serving the gateway's requests until SIGTERM")
+            return result, reversals
 
-    result = trio.run(main)
-    print(result.table(f"load through {args.gateway[0]}:{args.gateway[1]} ({kind.value})"))
-    if args.json:
+    try:
+        result, reversals = trio.run(main)
+    finally:
+        if record is not None:
+            record.close()
+        if home is not None:
+            home.ledger.close()
+    return 1 if result.errors or (reversals is not None and reversals.open) else 0
+
+
+def _report(
+    args: argparse.Namespace, result: LoadResult, reversals: ReversalResult | None, title: str
+) -> None:
+    print(result.table(f"load through {args.gateway[0]}:{args.gateway[1]} ({title})"))
+    if reversals is not None:
         print(
-            json.dumps(
-                {
-                    "requests": result.requests,
-                    "completed": result.completed,
-                    "concurrency": result.concurrency,
-                    "seconds": round(result.seconds, 3),
-                    "throughput": round(result.throughput, 1),
-                    "p50_ms": round(result.percentile(50), 3),
-                    "p90_ms": round(result.percentile(90), 3),
-                    "p99_ms": round(result.percentile(99), 3),
-                    "codes": result.codes,
-                    "errors": result.errors,
-                }
-            ),
+            f"  reversed {reversals.acknowledged} of {reversals.unknown} requests of unknown "
+            f"outcome ({reversals.open} still open) in {reversals.rounds} round(s), "
+            f"{reversals.sends} sends",
             flush=True,
         )
-    return 1 if result.errors else 0
+    if args.json:
+        line = result.summary()
+        if reversals is not None:
+            line["reversals"] = attrs.asdict(reversals)
+        print(json.dumps(line), flush=True)

@@ -16,7 +16,16 @@ from datetime import datetime
 from typing import Literal
 
 from ..iso import Dialect
-from ..store import LegState, Op, OwedItem, OwedKind, OwedStatus, UpdateLeg, UpdateOwed
+from ..store import (
+    LegState,
+    Op,
+    OwedItem,
+    OwedKind,
+    OwedStatus,
+    UpdateLeg,
+    UpdateOwed,
+    UpdateTransaction,
+)
 from ._policy import SafPolicy
 
 __all__ = ["Verdict", "delivery", "expire", "resolve", "retry"]
@@ -43,7 +52,13 @@ def _leg(item: OwedItem, stamp: float, expect: LegState, state: LegState) -> lis
 
 
 def delivery(
-    item: OwedItem, code: str | None, *, dialect: Dialect, now: datetime, policy: SafPolicy
+    item: OwedItem,
+    code: str | None,
+    *,
+    dialect: Dialect,
+    now: datetime,
+    policy: SafPolicy,
+    settlement_date: str | None = None,
 ) -> tuple[Verdict, list[Op]]:
     """What one attempt's outcome does (the attempt was made on a signed-on link).
 
@@ -53,6 +68,9 @@ def delivery(
         dialect: the destination's dialect.
         now: the time.
         policy: the backoff.
+        settlement_date: ``YYYYMMDD`` the answer assigned (the switch's F15),
+            if any: an advice settles on the date the switch applied it,
+            which may be after the gateway accepted it.
 
     Returns:
         The verdict and its operations (the item, and its leg unless it retries).
@@ -72,6 +90,14 @@ def delivery(
                 last_response_code=code,
             )
         ]
+        if item.kind is OwedKind.ADVICE and settlement_date:
+            ops.append(
+                UpdateTransaction(
+                    transaction_key=item.transaction_key,
+                    updated_at=stamp,
+                    settlement_date=settlement_date,
+                )
+            )
         return "done", ops + _leg(item, stamp, owed, _DONE_LEG[item.kind])
     if code is not None and code in hopeless:
         reason = f"answered {code}, which the destination's dialect lists as final"

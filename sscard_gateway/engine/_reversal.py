@@ -97,6 +97,9 @@ def _reversal_ops(
             ops.append(InsertTransaction(_tombstone(engine, peer, draft, data, now)))
         return ops, "25"
     accepted = declined(draft, "00", status=TransactionStatus.APPROVED)
+    if original.settlement_date > accepted["settlement_date"]:
+        # never before its original: the switch may have dated it past our cutover
+        accepted["settlement_date"] = original.settlement_date
     ops = [InsertTransaction(TransactionRecord(**accepted))]
     if original.status in (_PENDING, TransactionStatus.APPROVED):
         ops.append(

@@ -38,7 +38,8 @@ import trio
 
 from ..clearing import Cutover
 from ..crypto import SecurityModule
-from ..engine import Engine, Saga, kind_of, recover
+from ..engine import Engine, Saga, kind_of, recover, resume
+from ..errors import JournalError
 from ..iso import Dialect, Message
 from ..link import (
     Connector,
@@ -53,8 +54,11 @@ from ..link import (
 )
 from ..store import (
     BatchingJournal,
+    GroupResult,
     Journal,
     LegState,
+    Op,
+    OwedStatus,
     SetSetting,
     TransactionQuery,
     TransactionStatus,
@@ -216,6 +220,8 @@ class Gateway:
 
     async def _recover(self, journal: BatchingJournal, engine: Engine) -> None:
         """Apply the recovery table to what a previous run left open (module docs)."""
+        # owed before this start (read first: what recovery owes below was never sent)
+        owed = await journal.owed_items(status=OwedStatus.OWED, limit=1_000_000)
         keys: dict[str, None] = {}
         async for record in journal.transactions(TransactionQuery(statuses={_PENDING})):
             keys[record.transaction_key] = None
@@ -234,13 +240,28 @@ class Gateway:
             )
             if not ops:
                 continue
-            result = await journal.write(ops)
+            result = await self._must_land(journal, ops)
             if result.applied:
                 self._recovered += 1
             else:
                 log.error("recovery of %s refused: %r", key, result.stopper)
+        resumed = [op for item in owed for op in resume(item, self._clock())]
+        if resumed:  # their first attempt may have reached the peer: repeats from now on
+            await self._must_land(journal, resumed)
         if self._recovered:
             log.warning("recovered %d transactions a previous run left open", self._recovered)
+
+    async def _must_land(self, journal: BatchingJournal, ops: list[Op]) -> GroupResult:
+        """Write a recovery group until the journal takes it (a full disk clears; the
+        gateway does not serve before what it owes is journaled)."""
+        delay = 0.1
+        while True:
+            try:
+                return await journal.write(ops)
+            except JournalError as exc:
+                log.error("recovery could not be journaled (retrying in %.1f s): %s", delay, exc)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def run(
         self, *, task_status: trio.TaskStatus[dict[str, int]] = trio.TASK_STATUS_IGNORED

@@ -10,7 +10,8 @@ peer), and records the outcome as the engine decides it
 (:func:`sscard_gateway.engine.delivery`): done on the dialect's acceptance
 codes, the exception queue on a code retrying cannot help, otherwise a
 retry after the policy's backoff. Past its expiry an item goes to the
-exception queue (:func:`sscard_gateway.engine.expire`). It sleeps until
+exception queue (:func:`sscard_gateway.engine.expire`), whether its link is
+up or not. It sleeps until
 the next item is due or it is woken.
 """
 
@@ -23,6 +24,7 @@ from datetime import datetime
 import attrs
 import trio
 
+from ..clearing import resolve_mmdd
 from ..engine import SafPolicy, delivery, expire
 from ..errors import DecodeError, JournalError, LinkError, LinkUnavailable, RejectedByPeer
 from ..iso import Dialect, Message
@@ -91,6 +93,7 @@ class StoreAndForward:
                 async with trio.open_nursery() as nursery:
                     for item in due:
                         nursery.start_soon(self._attempt, item)
+                await self._expire_unreachable(ready, now)
                 next_at = await self._journal.next_due_at(destinations=self._ready())
             except JournalError as exc:
                 log.error("store-and-forward: the journal failed: %s", exc)
@@ -119,33 +122,54 @@ class StoreAndForward:
             repeat = spec.advice.retransmission_mti if spec.advice is not None else None
         return message.evolve(mti=repeat) if repeat else message
 
+    async def _expire_unreachable(self, ready: frozenset[str], now: float) -> None:
+        """Items owed to a link that is down get no attempt, but still expire."""
+        down = frozenset(self._dialects) - ready
+        if not down:
+            return
+        for item in await self._journal.due_owed(now, self._policy.batch, destinations=down):
+            if item.expires_at is not None and item.expires_at <= now:
+                await self._expire(item)
+
+    async def _expire(self, item: OwedItem) -> None:
+        self.counts.exceptions += 1
+        log.error(
+            "owed %s %s to %s expired: to the exception queue",
+            item.kind.value,
+            item.id,
+            item.destination,
+        )
+        await self._record(item, expire(item, self._clock()))
+
     async def _attempt(self, item: OwedItem) -> None:
         now = self._clock()
         if item.expires_at is not None and item.expires_at <= now.timestamp():
-            self.counts.exceptions += 1
-            log.error(
-                "owed %s %s to %s expired: to the exception queue",
-                item.kind.value,
-                item.id,
-                item.destination,
-            )
-            await self._record(item, expire(item, now))
+            await self._expire(item)
             return
         dialect = self._dialects.get(item.destination)
         link = self._links(item.destination)
         if dialect is None or link is None:
             return  # not signed on: no attempt, none counted; woken when it is
         code: str | None = None
+        date: str | None = None
         try:
             response = await link.request(
                 self._message(item, dialect), timeout=self._policy.attempt_timeout
             )
             code = str(response.fields.get(39, ""))
+            date = _settlement_date(response, dialect, self._clock())
         except LinkUnavailable:
             return  # it went down before the attempt: nothing was sent
         except (LinkError, RejectedByPeer, DecodeError) as exc:
             log.info("owed %s to %s not delivered: %s", item.id, item.destination, exc)
-        verdict, ops = delivery(item, code, dialect=dialect, now=self._clock(), policy=self._policy)
+        verdict, ops = delivery(
+            item,
+            code,
+            dialect=dialect,
+            now=self._clock(),
+            policy=self._policy,
+            settlement_date=date,
+        )
         if verdict == "done":
             self.counts.delivered += 1
         elif verdict == "exception":
@@ -169,3 +193,13 @@ class StoreAndForward:
         first = ops[0]
         if isinstance(first, UpdateOwed):
             await self._journal.write([first])
+
+
+def _settlement_date(response: Message, dialect: Dialect, now: datetime) -> str | None:
+    """``YYYYMMDD`` of the settlement date an answer carries (the dialect's field), if any."""
+    number = dialect.spec.settlement_date_field
+    mmdd = str(response.fields.get(number, "")) if number is not None else ""
+    try:
+        return resolve_mmdd(mmdd, now.date()) if mmdd else None
+    except ValueError:
+        return None

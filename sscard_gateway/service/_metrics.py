@@ -29,6 +29,10 @@ Metrics:
 ``sscard_saf_due``                     gauge    owed items due now
 ``sscard_saf_oldest_owed_seconds``     gauge    age of the oldest owed item
 ``sscard_saf_finished``                gauge    owed items ended, by ``status``
+``sscard_saf_exceptions``              gauge    owed items in the exception queue (operator)
+``sscard_journal_legs``                gauge    outbound legs, by ``state``
+``sscard_engine_events_total``         counter  ``refused`` transitions, ``undeliverable``
+                                                approvals reversed, ``recovered`` at start
 ``sscard_journal_transactions``        gauge    transactions journaled
 ``sscard_journal_pending``             gauge    of which without a final answer
 =====================================  =======  ==============================================
@@ -156,6 +160,12 @@ class GatewayMetrics:
             "sscard_reversals_delivered", "Owed reversals delivered by store-and-forward."
         )
         retries = CounterMetricFamily("sscard_saf_retries", "Store-and-forward retries.")
+        engine = CounterMetricFamily(
+            "sscard_engine_events",
+            "Transaction engine events: refused transitions, undeliverable approvals"
+            " (reversed), transactions recovered at start.",
+            labels=["event"],
+        )
         if gateway is not None:
             stats = gateway.statistics()
             for (kind, code), count in sorted(stats.answers.items()):
@@ -166,7 +176,9 @@ class GatewayMetrics:
             in_flight.add_metric([], gateway.in_flight)
             delivered.add_metric([], stats.reversals_delivered)
             retries.add_metric([], stats.saf_retries)
-        yield from (answers, up, in_flight, delivered, retries)
+            for event in ("refused", "undeliverable", "recovered"):
+                engine.add_metric([event], getattr(stats, event))
+        yield from (answers, up, in_flight, delivered, retries, engine)
         yield from self._journal_metrics()
 
     def _journal_metrics(self) -> Iterable[Metric]:

@@ -21,7 +21,11 @@ and keeps what it did with them:
   approved original once; every later reversal of it, and a resend of the
   same reversal, is answered as before and changes nothing. An original a
   reversal named before it arrived (a reversal overtook it) is declined
-  ``12`` when it comes: it is never held.
+  ``12`` when it comes: it is never held. A reversal that comes after its
+  original's settlement date was cut over (the ``settlement_date`` the
+  caller passes differs from the original's) is refused ``C3``: that date
+  is cleared, the original stays held and is claimed back by
+  reconciliation.
 
 Transaction keys are the dialect's ``keys.transaction`` fields, institution
 codes (F32, F33) compared without leading zeros. Nothing here does I/O but
@@ -161,7 +165,9 @@ class Ledger:
 
     # -- answering -------------------------------------------------------------
 
-    def apply(self, message: Message, decide: Decide = "00") -> Outcome:
+    def apply(
+        self, message: Message, decide: Decide = "00", *, settlement_date: str = ""
+    ) -> Outcome:
         """Decide the answer to one inbound request and record its effect.
 
         Args:
@@ -169,6 +175,8 @@ class Ledger:
             decide: the response code of a new financial request (and of a
                 message of a class the ledger does not record), or a function
                 of the request giving it; called only when needed.
+            settlement_date: the settlement date (MMDD) the answer carries,
+                kept on a new entry (its clearing file is the date's).
 
         Returns:
             The answer and what the request did.
@@ -178,11 +186,11 @@ class Ledger:
         """
         mti = message.mti
         if mti in self._reversal_mtis:
-            event = self._reversal(message)
+            event = self._reversal(message, settlement_date)
         elif mti[:2] in ("01", "02") and mti[2] == "2":
-            event = self._advice(message)
+            event = self._advice(message, settlement_date)
         elif mti[:2] in ("01", "02") and mti[2] == "0":
-            event = self._financial(message, decide)
+            event = self._financial(message, decide, settlement_date)
         elif mti[:2] == "04":
             event = {"effect": Effect.NOT_RECORDED.value, "code": "12"}
         else:
@@ -221,7 +229,7 @@ class Ledger:
         return self._sequence
 
     def _new_entry(
-        self, message: Message, kind: EntryKind, code: str, key: Key
+        self, message: Message, kind: EntryKind, code: str, key: Key, settlement_date: str
     ) -> tuple[dict[str, Any], dict[int, str]]:
         fields: dict[int, str] = {}
         rrn = _text(message, 37)
@@ -250,10 +258,11 @@ class Ledger:
             response_code=code,
             terminal=_text(message, 41),
             merchant=_text(message, 42),
+            settlement_date=settlement_date,
         )
         return entry.to_json(), fields
 
-    def _financial(self, message: Message, decide: Decide) -> dict[str, Any]:
+    def _financial(self, message: Message, decide: Decide, settlement_date: str) -> dict[str, Any]:
         key = self.key_of(message)
         if key in self._entries:
             return {"effect": Effect.DUPLICATE.value, "code": "94", "key": list(key)}
@@ -261,7 +270,7 @@ class Ledger:
             code = _AFTER_ITS_REVERSAL
         else:
             code = decide(message) if callable(decide) else decide
-        entry, fields = self._new_entry(message, EntryKind.FINANCIAL, code, key)
+        entry, fields = self._new_entry(message, EntryKind.FINANCIAL, code, key, settlement_date)
         effect = Effect.APPROVED if code in self._approved else Effect.DECLINED
         return {
             "effect": effect.value,
@@ -272,7 +281,7 @@ class Ledger:
             "fields": fields,
         }
 
-    def _advice(self, message: Message) -> dict[str, Any]:
+    def _advice(self, message: Message, settlement_date: str) -> dict[str, Any]:
         key = self.key_of(message)
         if key in self._entries:
             return {"effect": Effect.ADVICE_REPEAT.value, "code": "00", "key": list(key)}
@@ -287,7 +296,7 @@ class Ledger:
                 if target is None or target.reversed or target.response_code not in self._approved:
                     return {**refused, "code": "25"}
         code = "00" if "00" in self._approved else min(self._approved)
-        entry, fields = self._new_entry(message, EntryKind.ADVICE, code, key)
+        entry, fields = self._new_entry(message, EntryKind.ADVICE, code, key, settlement_date)
         return {
             "effect": Effect.ADVICE_APPLIED.value,
             "code": code,
@@ -305,7 +314,7 @@ class Ledger:
         except DecodeError:
             return None
 
-    def _reversal(self, message: Message) -> dict[str, Any]:
+    def _reversal(self, message: Message, settlement_date: str) -> dict[str, Any]:
         rkey = list(self.key_of(message))
         seen = self._reversals.get(tuple(rkey))
         if seen is not None:
@@ -328,6 +337,9 @@ class Ledger:
             return {**event, "effect": Effect.REVERSAL_OF_DECLINED.value, "code": "00"}
         if entry.reversed:
             return {**event, "effect": Effect.REVERSAL_REPEAT.value, "code": "00"}
+        if entry.settlement_date and settlement_date and entry.settlement_date != settlement_date:
+            # the original's date is cut over and cleared: it stays held, claimed back later
+            return {**event, "effect": Effect.REVERSAL_NEXT_DAY.value, "code": "C3"}
         return {**event, "effect": Effect.REVERSED.value, "code": "00"}
 
     def _same_transaction(self, entry: Entry, message: Message, original: OriginalData) -> bool:

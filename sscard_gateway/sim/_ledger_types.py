@@ -42,6 +42,7 @@ class Effect(enum.Enum):
     REVERSAL_OF_DECLINED = "reversal_of_declined"
     REVERSAL_REFUSED = "reversal_refused"
     REVERSAL_UNKNOWN = "reversal_unknown"
+    REVERSAL_NEXT_DAY = "reversal_next_day"
     NOT_RECORDED = "not_recorded"
 
 
@@ -65,6 +66,7 @@ class Entry:
     terminal: str
     merchant: str
     reversed: bool = False
+    settlement_date: str = ""  # MMDD the answer carried ("" when not told)
 
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON-shaped data (the record file's form)."""
@@ -101,6 +103,7 @@ class LedgerStatistics:
     reversal_repeats: int = 0
     reversals_refused: int = 0
     reversals_unknown: int = 0
+    reversals_next_day: int = 0
     reversals_of_declined: int = 0
     not_recorded: int = 0
 
@@ -116,6 +119,9 @@ class KeyEffects:
         repeats: requests or advices with this key answered without effect.
         reversal_repeats: reversals of it answered without effect.
         reversals_refused: reversals of it refused (``30``).
+        next_day: reversals of it refused ``C3``: they came after the
+            original's settlement date was cut over; the original stays
+            held (in that date's clearing file) and is claimed back.
     """
 
     applied: int = 0
@@ -124,6 +130,7 @@ class KeyEffects:
     repeats: int = 0
     reversal_repeats: int = 0
     reversals_refused: int = 0
+    next_day: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -164,6 +171,7 @@ STATISTIC = {
     Effect.REVERSAL_OF_DECLINED: "reversals_of_declined",
     Effect.REVERSAL_REFUSED: "reversals_refused",
     Effect.REVERSAL_UNKNOWN: "reversals_unknown",
+    Effect.REVERSAL_NEXT_DAY: "reversals_next_day",
     Effect.NOT_RECORDED: "not_recorded",
 }
 #: the per-key counter each effect counts in
@@ -177,4 +185,5 @@ KEY_EFFECT = {
     Effect.REVERSAL_REPEAT: "reversal_repeats",
     Effect.REVERSAL_OF_DECLINED: "reversal_repeats",
     Effect.REVERSAL_REFUSED: "reversals_refused",
+    Effect.REVERSAL_NEXT_DAY: "next_day",
 }

@@ -118,6 +118,29 @@ class RequesterRecord:
                 except (ValueError, KeyError, TypeError):
                     break  # a torn last line: the process died mid-write
 
+    @classmethod
+    def open(cls, key_fields: Iterable[int], path: str | os.PathLike[str]) -> RequesterRecord:
+        """The record kept in ``path``, for a requester process that may be killed.
+
+        The file is created mode 0600 when missing (it holds clear PANs); a
+        last line a killed process left without its line end is cut off
+        first, so the next event starts a line of its own.
+
+        Args:
+            key_fields: as for the constructor.
+            path: the JSON-lines file.
+
+        Raises:
+            OSError: the file cannot be created or read.
+        """
+        target = Path(path)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+b") as stream:
+            data = stream.read()
+            if data and not data.endswith(b"\n"):
+                stream.truncate(data.rfind(b"\n") + 1)
+        return cls(key_fields, target)
+
     # -- recording -----------------------------------------------------------
 
     def key_of(self, message: Message) -> tuple[str, ...]:

@@ -5,20 +5,54 @@ requests from a factory, keeps exactly ``concurrency`` of them in flight
 until ``total`` are done, and reports requests per second and the latency
 distribution measured on Trio's clock. Response codes are counted, errors
 (timeouts, lost connections) too; nothing is retried.
+
+A load that must also be judged — every request on a card of its own, a
+requester's record written before each message leaves, the requests of
+unknown outcome reversed until acknowledged — gives :func:`run_load` the
+request function of a :class:`RecordingRequester` (re-exported here from
+:mod:`._load_record`, which explains why).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import trio
 
 from ..errors import SscardError
 from ..iso import Message
+from ._load_record import (
+    ACKNOWLEDGED,
+    MIXED_KINDS,
+    LoadRecord,
+    Planned,
+    RecordingRequester,
+    ReversalResult,
+    UniqueWorkload,
+    expected_ledgers,
+    reverse_once,
+    reverse_unknown,
+    unique_card,
+)
 
-__all__ = ["LoadResult", "run_load"]
+__all__ = [
+    "ACKNOWLEDGED",
+    "MIXED_KINDS",
+    "LoadRecord",
+    "LoadResult",
+    "Planned",
+    "RecordingRequester",
+    "ReversalResult",
+    "UniqueWorkload",
+    "expected_ledgers",
+    "reverse_once",
+    "reverse_unknown",
+    "run_load",
+    "unique_card",
+]
 
 RequestFunction = Callable[[Message], Awaitable[Message]]
 
@@ -51,6 +85,21 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         rank = max(1, round(p / 100 * len(ordered)))
         return ordered[min(rank, len(ordered)) - 1]
+
+    def summary(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (what ``sim load --json`` prints)."""
+        return {
+            "requests": self.requests,
+            "completed": self.completed,
+            "concurrency": self.concurrency,
+            "seconds": round(self.seconds, 3),
+            "throughput": round(self.throughput, 1),
+            "p50_ms": round(self.percentile(50), 3),
+            "p90_ms": round(self.percentile(90), 3),
+            "p99_ms": round(self.percentile(99), 3),
+            "codes": self.codes,
+            "errors": self.errors,
+        }
 
     def table(self, title: str = "load") -> str:
         """A readable summary."""

@@ -68,6 +68,7 @@ class SwitchRecord:
     terminal: str
     merchant: str
     reversed: bool = False
+    settlement_date: str = ""  # MMDD of the answer's F15
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -241,9 +242,13 @@ class SwitchSimulator(Listener):
                 # a rule naming reversals refuses them: answered, nothing applied
                 response = message.response_to(decision.response_code, extra)
             else:
-                response = self.ledger.apply(message).response(message, extra)
+                response = self.ledger.apply(message, settlement_date=extra[15]).response(
+                    message, extra
+                )
         else:
-            outcome = self.ledger.apply(message, decision.response_code)
+            outcome = self.ledger.apply(message, decision.response_code, settlement_date=extra[15])
+            if outcome.entry is not None and outcome.entry.settlement_date:
+                extra = {15: outcome.entry.settlement_date}  # a repeat: the date it was applied
             if outcome.effect in _APPROVED or (
                 outcome.effect is Effect.NOT_RECORDED
                 and outcome.response_code in self.dialect.spec.approved

@@ -74,7 +74,7 @@ class TransactionStatus(enum.Enum):
     REVERSED = "reversed"
     """Reversed by its requester; its legs are reversed."""
     FAILED = "failed"
-    """Never reached a peer (no route, link down, refused unread); nothing is held."""
+    """Never reached a peer (link down, refused unread, not journaled); nothing is held."""
 
 
 class LegKind(enum.Enum):

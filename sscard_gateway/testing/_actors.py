@@ -19,21 +19,15 @@ from datetime import datetime
 import trio
 
 from ..errors import SscardError
-from ..ids import AmountSplit, luhn_check_digit
+from ..ids import AmountSplit
 from ..iso import Message, load_dialect
 from ..link import StanCounter, StreamDriver, transmission_time
 from ..sim import CardHolder, CenterIdentity, CenterSimulator, Kind, RequesterRecord
+from ..sim.load import unique_card
 from ._schedule import Request
 
 __all__ = ["Acquirer", "CenterActor", "card_of"]
 
-_BINS = {"center-110000": "62258801", "center-310000": "62258802", "bank": "62258899"}
-_REGIONS = {"center-110000": "110105", "center-310000": "310104", "bank": "440305"}
-_SSNS = {
-    "center-110000": "11010519491231002X",
-    "center-310000": "310104198001010017",
-    "bank": "11010519491231002X",
-}
 _DONE = frozenset({"00", "12", "25"})  # a reversal acknowledged (CUPS adds C3)
 _RETRY = 2.0  # seconds between resends of an unacknowledged reversal or advice
 _KINDS = {kind.value: kind for kind in Kind}
@@ -43,13 +37,7 @@ Send = Callable[[Message, float], Awaitable[Message | None]]
 
 def card_of(home: str, ref: int) -> CardHolder:
     """The card of request ``ref``, issued by ``home`` (a center, or ``bank``): unique to it."""
-    body = _BINS[home] + f"{ref:07d}"
-    return CardHolder(
-        pan=body + luhn_check_digit(body),
-        ssn=_SSNS[home],
-        card_number=f"A{ref:08d}",
-        home_region=_REGIONS[home],
-    )
+    return unique_card(home, ref)
 
 
 async def _request(link: StreamDriver | None, message: Message, timeout: float) -> Message | None:

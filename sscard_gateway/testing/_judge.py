@@ -10,8 +10,10 @@ journal second:
 2. **money agreement**: for every card, each ledger (the switch's, each home
    center's) holds an approved, unreversed debit exactly when its requester
    was told it was approved, did not reverse it, and expected that ledger to
-   hold it; every advice a requester was told was accepted is held once,
-   or refused for good by its destination and in the exception queue;
+   hold it (a debit whose reversal the switch refused ``C3``, after its
+   date was cut over, counts as reversed: reconciliation claims it back);
+   every advice a requester was told was accepted is held once, or refused
+   for good by its destination and in the exception queue;
 3. **no double effect**: no reversal or advice took effect twice anywhere;
 4. **legal journal**: every row in a state of the transition tables, no
    leg left ``sent``, no transaction ``pending``, an approved transaction's
@@ -21,6 +23,9 @@ journal second:
    its destination's ledger; a leg the journal holds reversed is not;
 6. **nothing owed**: nothing left owed but items of the exception queue,
    each with its reason.
+
+The day's clearing and reconciliation are judged apart
+(:func:`~._clearing_check.day_clears`).
 
 A requester's card numbers identify its requests here (the workloads give
 every transaction a card of its own), so a violation names the request by
@@ -101,6 +106,9 @@ def _money(
                     expected[name][told.pan] += 1
     for name, ledger in ledgers.items():
         held, advices = _held(ledger)
+        for entry in ledger.held():  # refused C3: claimed back by reconciliation, not held
+            if entry.kind is EntryKind.FINANCIAL and ledger.effects(entry.key).next_day:
+                held[entry.pan] -= 1
         for pan in sorted(set(held) | set(expected[name])):
             if held[pan] != expected[name][pan]:
                 found.append(
@@ -156,7 +164,12 @@ def _journal(
             if ledger is None:
                 continue
             entry = ledger.entry(_normal(dialect, leg.leg_key))
-            held = entry is not None and not entry.reversed and entry.response_code == "00"
+            held = (
+                entry is not None
+                and not entry.reversed
+                and entry.response_code == "00"
+                and not ledger.effects(entry.key).next_day
+            )
             if leg.state is LegState.ANSWERED and money and not held:
                 found.append(Violation("view", f"leg {leg.leg_id} approved, not held by peer"))
             if leg.state is LegState.REVERSED and held:

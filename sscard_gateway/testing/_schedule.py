@@ -18,7 +18,7 @@ different mixes instead of all the same average one.
 from __future__ import annotations
 
 import random as _random
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -161,14 +161,24 @@ class Schedule:
             "Schedule(",
             f"    seed={self.seed},",
             f"    start={self.start!r},",
-            f"    faults={self.faults!r},",
+            f"    faults={_call(self.faults, 4)},",
             f"    declines={self.declines!r},",
             "    events=(",
-            *(f"        {event!r}," for event in self.events),
+            *(f"        {_call(event, 8)}," for event in self.events),
             "    ),",
             ")",
         ]
         return "\n".join(lines)
+
+
+def _call(value: Any, indent: int) -> str:
+    """``Name(k=v, ...)`` of an attrs instance, one keyword a line when it is long."""
+    flat = repr(value)
+    if len(flat) + indent <= 88:
+        return flat
+    pad = " " * (indent + 4)
+    items = [f"{pad}{a.name}={getattr(value, a.name)!r}," for a in attrs.fields(type(value))]
+    return "\n".join([f"{type(value).__name__}(", *items, " " * indent + ")"])
 
 
 _STARTS = ("2026-12-31 22:59:40", "2026-12-31 23:59:40", "2026-06-15 10:00:00")

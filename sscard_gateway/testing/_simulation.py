@@ -37,6 +37,7 @@ import attrs
 import trio
 import trio.testing
 
+from ..clearing import Cutover as ClearingCutover
 from ..errors import SscardError
 from ..gateway import CenterLink, Gateway, link_dialects
 from ..iso import load_dialect
@@ -45,6 +46,7 @@ from ..sim import Action, Decision, HomeCenter, Ledger, Rule, SwitchRules, Switc
 from ..sim.lab import CENTERS
 from ..store import OwedStatus, SQLiteJournal
 from ._actors import Acquirer, CenterActor
+from ._clearing_check import day_clears
 from ._faulty_journal import FaultyJournal
 from ._judge import Violation, judge
 from ._network import SimNetwork
@@ -117,6 +119,9 @@ class _Run:
         }
         self.acquirer = Acquirer(self._switch_link, clock=self.now, timeout=_ACQUIRER_TIMEOUT)
         self.disk_full_until = 0.0
+        self.switch_day = (
+            ClearingCutover()
+        )  # the switch's own settlement date, moved by its cutover
         self.scopes: dict[str, trio.CancelScope] = {}
         self.work: dict[str, trio.Nursery] = {}  # each requester's nursery while it is up
         self.down: dict[str, trio.Event] = {}  # set when a stopped process may start again
@@ -164,7 +169,7 @@ class _Run:
                 rules=self.rules,
                 security=self.security,
                 keys=LinkKeys(mac_key="cups.zak", pin_key="cups.zpk"),
-                settlement_date=lambda: self.now().strftime("%m%d"),
+                settlement_date=lambda: self.switch_day.settlement_date(self.now())[4:],
                 record=self.switch_record,
             )
             self.switch = switch
@@ -312,6 +317,7 @@ class _Run:
                 header=cups.default_header(),
             )
             self.note(f"switch cutover {code}")
+            self.switch_day.on_message(message, self.now())
             try:
                 await link.request(message, timeout=10.0)
             except SscardError as exc:  # the cutover is a best effort of the switch
@@ -480,8 +486,9 @@ def _judged(state: _Run) -> list[Violation]:
     requesters["cups"] = state.acquirer.record
     with SQLiteJournal(state.journal_path, pan_key=_PAN_KEY, data_key=_DATA_KEY) as journal:
         try:
-            return judge(
+            found = judge(
                 requesters=requesters, ledgers=ledgers, journal=journal, dialects=state.dialects
             )
+            return found + day_clears(journal, ledgers["cups"], state.folder)
         finally:
             ledgers["cups"].close()

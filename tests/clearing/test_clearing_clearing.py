@@ -167,6 +167,27 @@ def test_a_next_day_reversal_settles_negative_on_its_own_date(
     assert today.balanced
 
 
+def test_an_original_reversed_in_flight_settles_on_no_date_and_claims_nothing(
+    open_journal: Any, record: Rec
+) -> None:
+    # reversed while its leg was in flight: never answered approved (no response code)
+    original = record(
+        "orig",
+        settlement_date="20241125",
+        status=TransactionStatus.REVERSED,
+        response_code=None,
+        split=(30000, 2000, 1500),
+    )
+    reversal = record(
+        "rev", kind="reversal", mti="0420", original_key="orig", split=(30000, 2000, 1500)
+    )
+    journal: SQLiteJournal = open_journal(records=[original, reversal])
+    assert clear(journal, "20241125").treatments == {Treatment.REVERSED.value: 1}
+    after = clear(journal, DATE)
+    assert after.treatments == {Treatment.REVERSAL.value: 1}
+    assert after.net == () and after.balanced
+
+
 def test_a_reversal_whose_original_is_unknown_does_not_settle(
     open_journal: Any, record: Rec
 ) -> None:

@@ -4,8 +4,13 @@ directory has its own conftest, so importing names "from conftest" is ambiguous)
 from __future__ import annotations
 
 import re
+import signal
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +62,65 @@ def example_config(
     path = folder / "gateway.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# -- real processes (the crash tests) ------------------------------------------------------
+
+
+def cli(*args: str | Path) -> list[str]:
+    """The command line of ``sscard-gateway ARGS...``."""
+    return [*CLI, *map(str, args)]
+
+
+def spawn(*args: str | Path, out: Path, err: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``sscard-gateway ARGS...`` with its output appended to files (never a pipe:
+    a process nobody reads must not block on a full pipe)."""
+    with out.open("ab") as stdout, (err or out).open("ab") as stderr:
+        return subprocess.Popen(cli(*args), stdout=stdout, stderr=stderr)
+
+
+def stop(proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> int:
+    """SIGTERM ``proc`` and wait for it (killed when it does not stop in time); its status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise
+    return int(proc.returncode)
+
+
+def poll(
+    holds: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    alive: Sequence[subprocess.Popen[bytes]] = (),
+    every: float = 0.02,
+) -> None:
+    """Ask ``holds`` every ``every`` s until true; fail after ``timeout`` s or when one of
+    ``alive`` exits (a bounded polling wait: the processes give no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        for proc in alive:
+            assert proc.poll() is None, f"{proc.args[-1]!r}... exited before: {what}"
+        assert time.monotonic() < deadline, f"not in {timeout:g} s: {what}"
+        time.sleep(every)
+
+
+def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The gateway's metrics, by name and labels (``{}`` while it does not listen)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode("utf-8")
+    except OSError:
+        return {}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
