@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
 
+import attrs
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,6 +68,36 @@ async def start_peer(*args: str) -> tuple[trio.Process, dict[str, int]]:
                 raise RuntimeError("the peer process ended before it was ready")
             line += chunk
     return process, json.loads(line)
+
+
+@attrs.frozen
+class Measured:
+    """A load run with the CPU seconds the process under test and this process spent."""
+
+    result: LoadResult
+    peer_cpu: float  # the gateway's or the relay's process
+    own_cpu: float  # the load generator and the switch simulator (this process)
+
+    @property
+    def peer_ms_per_request(self) -> float:
+        return 1000 * self.peer_cpu / self.result.requests
+
+    @property
+    def own_busy(self) -> float:
+        """The share of one core this process used: near 1, it limited the run."""
+        return self.own_cpu / self.result.seconds
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, from ``/proc/PID/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(pid: int, run: Awaitable[LoadResult]) -> Measured:
+    peer, own = process_cpu(pid), sum(os.times()[:2])
+    result = await run
+    return Measured(result, process_cpu(pid) - peer, sum(os.times()[:2]) - own)
 
 
 async def gateway_run(hsm, port: int) -> LoadResult:
@@ -150,10 +183,14 @@ async def main() -> None:
             try:
                 await relay_run(hsm, relay_ports["relay"], stan)  # warm-up
                 await gateway_run(hsm, gateway_ports[CENTER])
-                results: dict[str, list[LoadResult]] = {"gateway": [], "relay": []}
+                results: dict[str, list[Measured]] = {"gateway": [], "relay": []}
                 for _ in range(2):
-                    results["relay"].append(await relay_run(hsm, relay_ports["relay"], stan))
-                    results["gateway"].append(await gateway_run(hsm, gateway_ports[CENTER]))
+                    results["relay"].append(
+                        await measured(relay.pid, relay_run(hsm, relay_ports["relay"], stan))
+                    )
+                    results["gateway"].append(
+                        await measured(gateway.pid, gateway_run(hsm, gateway_ports[CENTER]))
+                    )
             finally:
                 for process in (relay, gateway):
                     process.send_signal(signal.SIGINT)  # a clean stop: the journal closes
@@ -164,17 +201,23 @@ async def main() -> None:
     report(results)
 
 
-def report(results: dict[str, list[LoadResult]]) -> None:
-    best = {k: max(v, key=lambda r: r.throughput) for k, v in results.items()}
-    gw, rl = best["gateway"], best["relay"]
+def report(results: dict[str, list[Measured]]) -> None:
+    best = {k: max(v, key=lambda m: m.result.throughput) for k, v in results.items()}
+    gw, rl = best["gateway"].result, best["relay"].result
     print(f"{TOTAL} requests, {CONCURRENCY} in flight, loopback; the gateway or the relay in a")
     print("process of its own, the load generator and the switch simulator in another;")
-    print("best of 2 runs each")
-    print(f"{'path':10}{'TPS':>10}{'p50 ms':>10}{'p99 ms':>10}{'codes':>20}")
-    for name, r in (("gateway", gw), ("relay", rl)):
+    print("best of 2 runs each; CPU from /proc/PID/stat (user + system)")
+    print(
+        f"{'path':10}{'TPS':>10}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'CPU ms/req':>12}{'load busy':>11}{'codes':>14}"
+    )
+    for name in ("gateway", "relay"):
+        m = best[name]
+        r = m.result
         codes = ",".join(f"{k}:{v}" for k, v in sorted(r.codes.items()))
         print(
-            f"{name:10}{r.throughput:10,.0f}{r.percentile(50):10.2f}{r.percentile(99):10.2f}{codes:>20}"
+            f"{name:10}{r.throughput:10,.0f}{r.percentile(50):10.2f}{r.percentile(99):10.2f}"
+            f"{m.peer_ms_per_request:12.3f}{m.own_busy:11.0%}{codes:>14}"
         )
     ratio = gw.throughput / rl.throughput
     p99_ratio = gw.percentile(99) / rl.percentile(99)
@@ -195,6 +238,9 @@ def report(results: dict[str, list[LoadResult]]) -> None:
                 "relay_p50_ms": round(rl.percentile(50), 3),
                 "relay_p99_ms": round(rl.percentile(99), 3),
                 "p99_ratio": round(p99_ratio, 2),
+                "gateway_cpu_ms_per_request": round(best["gateway"].peer_ms_per_request, 3),
+                "relay_cpu_ms_per_request": round(best["relay"].peer_ms_per_request, 3),
+                "load_busy_in_relay_run": round(best["relay"].own_busy, 2),
                 "ratio": round(ratio, 3),
             }
         )
