@@ -39,7 +39,7 @@ bench: $(STAMP)
 # Long fuzzing and property runs, 100 gateway kills, then 100,000 simulated days (seeds/s printed).
 soak: $(STAMP)
 	SSCARD_KILLS=100 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -x tests
-	$(BIN)/python -m sscard_gateway.testing.simulate --seeds 0:100000 --jobs 2
+	$(BIN)/python -m sscard_gateway.testing.simulate --seeds 0:100000 --transactions 12 --jobs 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -1,6 +1,6 @@
 """One error hierarchy for the whole library.
 
-Errors are values with names (ARCHITECTURE.md principle 6). Every error a
+Errors are values with names (docs/architecture.md principle 6). Every error a
 peer can cause carries the ISO 8583 response code (field 39) that answers
 it, so the link and gateway layers never guess: a decode error answers
 ``30``, a MAC failure ``A0``, a key error ``A7``/``A8``/``A9``, a PIN error

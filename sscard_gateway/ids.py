@@ -21,7 +21,7 @@ names the fault (DOMAIN.md §1, §2 response codes):
 
 Error messages never contain the value checked: callers may log them.
 Masking (:func:`mask_pan`, :func:`mask_ssn`) is for logs and display
-(ARCHITECTURE.md principle 5).
+(docs/architecture.md principle 5).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The layout of UnionPay's acquirer clearing file, loaded from data.
 
-Why data (ARCHITECTURE.md principle 2): DOMAIN.md §6 lists the ACOM
+Why data (docs/architecture.md principle 2): DOMAIN.md §6 lists the ACOM
 fields' order and widths, but several fields are not public. The layout
 therefore lives in ``specs/formats/cups_acom.toml``, unnamed fields kept as
 named placeholders (``reserved_N``), so a center completes or corrects it

@@ -1,7 +1,7 @@
 """Progress of long runs: a callback the core calls, and a bar for the terminal.
 
 Why a callback: clearing and reconciliation are sans-I/O in spirit
-(ARCHITECTURE.md principle 1); they report ``(phase, done, total)`` and know
+(docs/architecture.md principle 1); they report ``(phase, done, total)`` and know
 nothing of terminals. The command line passes a :class:`StderrProgress`,
 which draws a plain text bar on standard error (no dependency) and redraws
 at most ten times a second.

@@ -3,7 +3,7 @@
 Why data: what a conforming peer must answer (a duplicate gets ``94``, a
 bad MAC ``A0``, a malformed frame ``30``...) is the part of the kit an
 integrator reads, corrects and extends, so it lives in TOML beside the
-dialects (ARCHITECTURE.md principle 2), and the code only interprets a
+dialects (docs/architecture.md principle 2), and the code only interprets a
 small, declarative step language (docs/conformance.md):
 
 * a case has an ``id``, a ``title``, a ``kind`` (``offline`` or ``live``),

@@ -5,7 +5,7 @@ so every mistake — an unknown key, a step naming no template, a
 placeholder defined nowhere, ``repeat_of`` pointing at a later step — is
 refused on load with a ``SpecError`` naming the file, the place in it
 (``case[3].step[1].expect.39``) and the problem, before any peer is
-contacted (ARCHITECTURE.md principle 2).
+contacted (docs/architecture.md principle 2).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A security module holds keys by name and performs every operation that
 needs a clear key or a clear PIN, so that neither ever reaches the rest of
-the gateway (ARCHITECTURE.md principle 5, DOMAIN.md §4): PIN translation
+the gateway (docs/architecture.md principle 5, DOMAIN.md §4): PIN translation
 from one zone's PIN key to another's, MAC generation and verification,
 key import/export under key-encrypting keys with check values.
 

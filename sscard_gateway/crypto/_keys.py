@@ -1,6 +1,6 @@
 """Keys: algorithm, usage, value, check value, DES parity.
 
-A :class:`Key` is a frozen, slotted value (ARCHITECTURE.md principle 5):
+A :class:`Key` is a frozen, slotted value (docs/architecture.md principle 5):
 its ``repr`` and ``str`` show the algorithm, the usage and the key check
 value, never the value. Keys compare by value in constant time
 (``hmac.compare_digest``) and are deliberately unhashable, so a key is

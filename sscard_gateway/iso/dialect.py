@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 :func:`~sscard_gateway.iso.registry.load_dialect` reads a file under
 ``specs/dialects/`` (see :mod:`.spec`) and compiles it, once, into the dictionary pyiso8583 works
-from. Our layer stays thin (ARCHITECTURE.md principle 3) and adds only what
+from. Our layer stays thin (docs/architecture.md principle 3) and adds only what
 pyiso8583 does not do:
 
 * framing: the length prefix and the header (CUPS 46-byte header with its

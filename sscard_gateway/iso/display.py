@@ -1,6 +1,6 @@
 """Masked display of messages for logs, the CLI and ``repr``.
 
-Secrets never leak (ARCHITECTURE.md principle 5). What a field holds comes
+Secrets never leak (docs/architecture.md principle 5). What a field holds comes
 from the dialect's ``sensitive`` setting (or, for a message without a
 dialect, the usual ISO 8583 positions):
 

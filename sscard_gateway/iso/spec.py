@@ -1,6 +1,6 @@
 """Dialect files: the TOML schema, loaded into frozen typed objects.
 
-Dialects are data (ARCHITECTURE.md principle 2): everything a regional
+Dialects are data (docs/architecture.md principle 2): everything a regional
 variant changes lives in a TOML file under ``specs/dialects/``.
 :mod:`.loader` reads such a file into the frozen types below and checks it
 completely before anything uses it.

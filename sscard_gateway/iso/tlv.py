@@ -35,7 +35,7 @@ Design choices:
   first byte for a value running past the end. Nothing else is raised.
 
 :func:`describe` renders objects for logs with cryptograms, scripts, track
-data, the PAN and the cardholder name masked (ARCHITECTURE.md principle 5).
+data, the PAN and the cardholder name masked (docs/architecture.md principle 5).
 """
 
 from __future__ import annotations

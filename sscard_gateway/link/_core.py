@@ -5,7 +5,7 @@ this core (state and its one table of transitions, :mod:`._state`; MACs
 on what is sent, :mod:`._security`; answers to the peer), the receiving
 side (:mod:`._receiving`: classifying inbound frames, DOMAIN.md §2, §3) and
 the public sending and timing API (:mod:`.protocol`). No I/O anywhere
-(ARCHITECTURE.md principle 1); the time is what callers pass in.
+(docs/architecture.md principle 1); the time is what callers pass in.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Driving a LinkProtocol over a Trio stream: the part both link ends share.
 
 Why: the sans-I/O :class:`~sscard_gateway.link.LinkProtocol` decides; this
-layer only moves bytes and sleeps (ARCHITECTURE.md principle 1, "Trio at
+layer only moves bytes and sleeps (docs/architecture.md principle 1, "Trio at
 the edge"). Per connection three tasks run: a reader feeding the protocol,
 a writer draining a queue of frames (several frames written in one call
 when they pile up), and a timer sleeping until ``next_deadline()``. Events
@@ -14,7 +14,7 @@ that goes away abandons its request so that a late answer goes to the
 unmatched handler. Inbound requests run the application's handler in a
 task of their own; its response goes back only on the connection the
 request came from. Logs show masked messages and typed errors, never raw
-frames (ARCHITECTURE.md principle 5).
+frames (docs/architecture.md principle 5).
 """
 
 from __future__ import annotations

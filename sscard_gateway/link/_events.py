@@ -1,6 +1,6 @@
 """Events a :class:`~sscard_gateway.link.LinkProtocol` hands out.
 
-Why value types: the sans-I/O link (ARCHITECTURE.md principle 1) reports
+Why value types: the sans-I/O link (docs/architecture.md principle 1) reports
 everything that happened as frozen, slotted ``attrs`` records, like h11's
 ``_events.py`` (STYLE.md 1, 4). A driver takes them from ``next_event()``
 and acts: resolves a waiting request, starts a handler, writes ``reply``
@@ -11,7 +11,7 @@ exactly one of :class:`ResponseReceived`, :class:`RequestTimedOut` or
 Events that answer the peer carry the encoded answer in ``reply`` (format
 error ``30`` to a malformed request, ``A0`` to a request with a bad MAC, the
 0830/0810 answer to an echo, sign-on or key exchange); the driver writes it
-unchanged. Messages in events print masked (ARCHITECTURE.md principle 5).
+unchanged. Messages in events print masked (docs/architecture.md principle 5).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Why: a frame from the peer is exactly one of (DOMAIN.md §2, §3):
 * a frame that cannot be read: a request whose MTI and match key can be
   read gets a format error (``30``, :mod:`._salvage`), anything else is
   dropped; a declared length over the maximum ends the connection, since
-  the stream cannot resynchronise (ARCHITECTURE.md principle 6);
+  the stream cannot resynchronise (docs/architecture.md principle 6);
 * our request sent back by CUPS with a reject header: that request fails;
 * a message whose MAC does not verify: ``A0`` to a request, a response is
   dropped (its request then times out);

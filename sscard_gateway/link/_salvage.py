@@ -1,7 +1,7 @@
 """Reading what can be trusted of a malformed frame, to answer it with ``30``.
 
 Why: a peer's request that does not decode still deserves an answer when
-we can tell which exchange it belongs to (ARCHITECTURE.md principle 6, "a
+we can tell which exchange it belongs to (docs/architecture.md principle 6, "a
 bad frame from a peer gets a reject or is dropped, and the link stays up");
 otherwise the peer waits out its timeout and may reverse. ISO 8583 fields
 are read in order, so every field before the one that failed is sound. If

@@ -5,7 +5,7 @@ X9.9 over the selected fields; §3: POS F64, the "ECB" algorithm). The MAC
 is generated in the same encoding pass as the frame and verified over the
 bytes received (STYLE.md 6), by key *name* in the
 :class:`~sscard_gateway.crypto.SecurityModule`: no clear key reaches the
-link (ARCHITECTURE.md principle 5). Verification tries the current, the
+link (docs/architecture.md principle 5). Verification tries the current, the
 pending and the previous key and says which one verified, which is how a
 key exchange learns that the peer has switched (see :mod:`._keyexchange`).
 """

@@ -1,4 +1,4 @@
-"""LinkProtocol: one connection to a peer, with no I/O (ARCHITECTURE.md principle 1).
+"""LinkProtocol: one connection to a peer, with no I/O (docs/architecture.md principle 1).
 
 Theory of operation
 -------------------

@@ -1,4 +1,4 @@
-"""Routing and dialect translation, sans-I/O (DOMAIN.md §1, ARCHITECTURE.md).
+"""Routing and dialect translation, sans-I/O (DOMAIN.md §1, docs/architecture.md).
 
 * :class:`RouteTable` chooses the link a request goes to (BIN prefix, home
   region, institution code, default) or the response code that refuses it

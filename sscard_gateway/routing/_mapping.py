@@ -1,6 +1,6 @@
 """Mapping files: how one dialect's request becomes another's, checked on load.
 
-Translation between dialects is data (ARCHITECTURE.md principle 2): a file
+Translation between dialects is data (docs/architecture.md principle 2): a file
 under ``specs/mappings/`` says which fields a request carries over, which
 are renamed, rebuilt or dropped, which processing codes and response codes
 correspond, and which values the gateway assigns for the outbound leg. A

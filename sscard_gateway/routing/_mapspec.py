@@ -1,6 +1,6 @@
 """The typed form of a mapping file: what :mod:`._mapping` builds and the translator runs.
 
-Mapping files are data (ARCHITECTURE.md principle 2); these frozen values are
+Mapping files are data (docs/architecture.md principle 2); these frozen values are
 their checked form, so the translator never re-reads TOML or re-checks a
 rule per message.
 """

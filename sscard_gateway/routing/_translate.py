@@ -1,7 +1,7 @@
 """Translation between dialects: the outbound leg, its response, its reversal.
 
 A request the gateway forwards becomes a new transaction on the outbound
-link (DOMAIN.md §1, ARCHITECTURE.md data flow): the fields a mapping file
+link (DOMAIN.md §1, docs/architecture.md data flow): the fields a mapping file
 carries over, the processing code the upstream knows, the cash part of a
 medical settlement as the amount, and identifiers of the gateway's own (STAN
 and RRN from :class:`~sscard_gateway.routing.LegCounters`, F7, and the

@@ -1,7 +1,7 @@
 """Logging for the service: text or JSON lines, and no card data or key material in either.
 
 Why a filter on top of masked ``repr``\\ s: the library's own log calls
-show messages masked (ARCHITECTURE.md principle 5), but a log line can
+show messages masked (docs/architecture.md principle 5), but a log line can
 also carry an exception's text, a peer's garbage, an ``extra`` field or a
 third-party library's message. :class:`SecretFilter` is the last line of
 defence, applied to every record that reaches the service's handler:

@@ -8,7 +8,7 @@ endpoint and the :class:`~sscard_gateway.gateway.Gateway`, and serves
 until :meth:`Service.stop` is called — by SIGTERM or SIGINT when it
 handles signals (``trio.open_signal_receiver``).
 
-A stop is graceful (ARCHITECTURE.md principle 4, nothing lost):
+A stop is graceful (docs/architecture.md principle 4, nothing lost):
 
 1. the gateway stops taking requests: new ones are answered ``91``, with
    nothing journaled or forwarded (:meth:`Gateway.drain`);

@@ -1,4 +1,4 @@
-"""The journal: what the gateway must not forget (ARCHITECTURE.md principle 4).
+"""The journal: what the gateway must not forget (docs/architecture.md principle 4).
 
 Requests, responses, and the reversals and advices owed to peers, each
 durable before the gateway acts on it, so a restart resumes from here and

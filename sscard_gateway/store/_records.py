@@ -1,6 +1,6 @@
 """What the journal stores: transaction records, owed items, statistics, queries.
 
-The journal is the gateway's memory (ARCHITECTURE.md principle 4): every
+The journal is the gateway's memory (docs/architecture.md principle 4): every
 request, its response, and every reversal or advice owed to a peer, so a
 restart resumes where the crash left off and clearing (DOMAIN.md §6) can
 total and reconcile a settlement date from it. These are its value types:

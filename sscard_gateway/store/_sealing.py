@@ -1,6 +1,6 @@
 """Card data at rest: a keyed PAN hash for matching, sealed payloads for resending.
 
-The journal never holds a clear PAN (ARCHITECTURE.md principle 5), yet
+The journal never holds a clear PAN (docs/architecture.md principle 5), yet
 clearing must match journal records to UnionPay's clearing file by card
 (DOMAIN.md §6), and store-and-forward must resend a reversal's exact
 message, which carries the PAN. Two tools answer both:

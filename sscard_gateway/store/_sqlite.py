@@ -1,6 +1,6 @@
 """``SQLiteJournal``: the default journal, one SQLite file, no server.
 
-Durability is the point (ARCHITECTURE.md principle 4: a request is durable
+Durability is the point (docs/architecture.md principle 4: a request is durable
 before it is forwarded, a response before it is returned). The file runs in
 WAL mode with ``synchronous=FULL``: every commit fsyncs the write-ahead log,
 so a committed batch survives a crash of the process *and* of the machine.

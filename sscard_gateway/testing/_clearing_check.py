@@ -75,7 +75,9 @@ def day_clears(
                 found.append(Violation("clearing", f"{date}: the nets sum to {report.net_sum}"))
             day = [e for e in held if e.settlement_date == date[4:]]
             acom = write_acom(day, folder, settlement_date=date)
-            result = reconcile(journal, acom, date, store=store, now=time.time(), parallel=False)
+            result = reconcile(
+                journal, acom, date, store=store, now=time.time(), parallel=False, workdir=folder
+            )
             counts: Counter[Outcome] = Counter(
                 d.outcome
                 for d in store.discrepancies(date)

@@ -119,7 +119,10 @@ def _sweep(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     print(f"{done} seeds in {seconds:.1f} s: {done / seconds:.1f} seeds/s, {len(failed)} failing")
     if failed:
-        print(f"replay: python -m sscard_gateway.testing.simulate --seed {failed[0]} --shrink")
+        print(
+            "replay: python -m sscard_gateway.testing.simulate"
+            f" --seed {failed[0]} --transactions {args.transactions} --shrink"
+        )
     return 1 if failed else 0
 
 
