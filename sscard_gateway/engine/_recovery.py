@@ -22,9 +22,10 @@ one transaction, and each row has a test.
   it reverses it, and its reversal is honoured).
 * **leg reversal_owed or advice_owed**: nothing here; its owed item was
   journaled in the same group.
-* **owed item owed**: store-and-forward resumes it with the retransmission
-  MTI (``0421``, ``0221``), since its first attempt may have reached the
-  peer.
+* **owed item owed** (owed before this start): marked by :func:`resume` to
+  go with the retransmission MTI (``0421``, ``0221``) from now on, since its
+  first attempt may have reached the peer; the gateway reads these before
+  it writes the rows above, whose new items go first as originals.
 """
 
 from __future__ import annotations
