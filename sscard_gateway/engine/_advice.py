@@ -99,7 +99,7 @@ def advice(engine: Engine, peer: Peer, message: Message, now: datetime) -> Saga:
         ops += [InsertLeg(leg), AddOwed(_owed_advice(engine, leg, outbound, now))]
     written = yield Write([InsertTransaction(TransactionRecord(**record)), *ops])
     if isinstance(written, WriteFailed):
-        yield engine.reply(message, "96", kind)
+        yield from engine.unwritten(message, record["transaction_key"], kind)
         return
     assert isinstance(written, Written)
     if not written.result.applied:

@@ -310,15 +310,24 @@ class Engine:
         yield self.reply(message, record["response_code"], kind)
 
     def unwritten(self, message: Message, key: str, kind: str) -> Saga:
-        """A request's first write failed: ``96``, unless the key is journaled already.
+        """A message's first write failed: ``96``, unless its key is journaled already.
 
-        A repeat of a request the journal holds is answered the duplicate
-        code, never a decline: the original may be approved, and a decline
-        would tell its requester that no money moved.
+        A repeat the journal holds gets what :meth:`repeated` gives, never a
+        refusal: a request the duplicate code (the original may be
+        approved, and a decline would tell its requester that no money
+        moved); a reversal or an advice its first answer (an advice
+        accepted is delivered by store-and-forward whatever comes after).
         """
         found = yield Read(key)
         assert isinstance(found, Found)
-        yield self.reply(message, "96" if found.record is None else "94", kind)
+        record = found.record
+        if record is None:
+            code = "96"
+        elif is_reversal(message) or is_advice(message):
+            code = record.response_code or "00"
+        else:
+            code = "94"
+        yield self.reply(message, code, kind)
 
     def repeated(self, message: Message, outcome: Written, kind: str) -> Saga:
         """A message whose key is journaled: a request is a duplicate; a reversal or advice gets

@@ -69,7 +69,7 @@ def reversal(engine: Engine, peer: Peer, message: Message, now: datetime) -> Sag
         ops, code = _reversal_ops(engine, peer, draft, data, found)
         written = yield Write(ops)
         if isinstance(written, WriteFailed):
-            yield engine.reply(message, "96", kind)
+            yield from engine.unwritten(message, key, kind)
             return
         assert isinstance(written, Written)
         if written.result.applied:

@@ -30,6 +30,9 @@ from ._judge import Violation
 
 __all__ = ["day_clears"]
 
+#: what a ``C3``-refused reversal leaves: the file holds an original the journal reversed
+_CLAIMED = frozenset({Outcome.LONG, Outcome.STATUS_MISMATCH})
+
 
 def day_clears(
     journal: Journal,
@@ -81,7 +84,8 @@ def day_clears(
             counts: Counter[Outcome] = Counter(
                 d.outcome
                 for d in store.discrepancies(date)
-                if d.outcome is not Outcome.NEXT_DAY_REVERSAL and d.match_key not in claimed
+                if d.outcome is not Outcome.NEXT_DAY_REVERSAL
+                and not (d.outcome in _CLAIMED and d.match_key in claimed)
             )
             counts[Outcome.SHORT] -= refused.get(date, 0)
             if result.malformed_lines:

@@ -257,6 +257,29 @@ def test_a_refund_whose_group_fails_is_not_accepted_and_leaves_nothing(bench):
     assert again.code == "00" and len(_owed(bench, key)) == 1
 
 
+def test_a_refund_resent_while_the_disk_is_full_is_answered_as_first_not_refused(bench):
+    """Seed 17478 of the soak: the center missed the first 0230, resent the refund while
+    the disk was full, was answered 96 and took the refund as refused, while the advice
+    was owed and delivered."""
+    purchase, _ = _approved_purchase(bench)
+    refund = bench.refund("center-110000", purchase, amount=5000)
+    first = bench.drive(bench.start("center-110000", refund))
+    assert first.code == "00"
+    bench.fail_writes = lambda write: True
+    again = bench.drive(bench.start("center-110000", refund.evolve(mti="0221")))
+    assert again.code == "00"
+    key = transaction_key(refund, "center-110000", "tx", bench.clock())
+    assert len(_owed(bench, key)) == 1
+
+
+def test_a_request_resent_while_the_disk_is_full_gets_the_duplicate_code_not_a_decline(bench):
+    purchase, key = _approved_purchase(bench)
+    bench.fail_writes = lambda write: True
+    again = bench.drive(bench.start("center-110000", purchase.evolve(mti="0201")))
+    assert again.code == "94"
+    assert bench.journal.get_transaction(key).status is _T.APPROVED
+
+
 def test_a_refund_resent_after_a_crash_after_its_commit_is_answered_from_the_journal(bench):
     purchase, _ = _approved_purchase(bench)
     refund = bench.refund("center-110000", purchase, amount=5000)
