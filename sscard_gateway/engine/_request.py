@@ -184,12 +184,11 @@ def _leg_ended(
     destination = engine.peers[leg.destination]
     undo = _undo(engine, done, now)
     ops: list[Op]
-    if isinstance(outcome, Answered) and (
-        text_of(outcome.message, 39) in destination.dialect.spec.unknown_outcome
-    ):  # e.g. "duplicate": the answer says nothing of what became of the leg
-        code = text_of(outcome.message, 39)
-        log.warning("leg %s answered %s: its outcome is unknown", leg.leg_id, code)
-        outcome = Unknown(f"answered {code}", now)
+    said = text_of(outcome.message, 39) if isinstance(outcome, Answered) else ""
+    if said in destination.dialect.spec.unknown_outcome:
+        # e.g. "duplicate": the answer says nothing of what became of the leg
+        log.warning("leg %s answered %s: its outcome is unknown", leg.leg_id, said)
+        outcome = Unknown(f"answered {said}", now)
     if isinstance(outcome, Answered):
         answer = outcome.message
         code = text_of(answer, 39)

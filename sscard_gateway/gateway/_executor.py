@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import trio
@@ -60,7 +60,7 @@ from ..errors import (
 )
 from ..iso import Message
 from ..link import StreamDriver
-from ..store import BatchingJournal
+from ..store import BatchingJournal, GroupResult, Op
 
 __all__ = ["Executor", "Ticket"]
 
@@ -177,20 +177,27 @@ class Executor:
         return Woken(self._clock())
 
     async def _write(self, decision: Write) -> Written | WriteFailed:
+        if decision.must_land:
+            return Written(await self.land(decision.ops), self._clock())
+        try:
+            result = await self._journal.write(decision.ops)
+        except JournalError as exc:
+            log.error("journal write failed: %s", exc)
+            return WriteFailed(str(exc), self._clock())
+        return Written(result, self._clock())
+
+    async def land(self, ops: Sequence[Op]) -> GroupResult:
+        """Write one group, retrying with a capped backoff until the journal takes it
+        (a full disk clears): for writes that must not be given up."""
         delay = _BACKOFF_FIRST
         while True:
             try:
-                result = await self._journal.write(decision.ops)
+                return await self._journal.write(ops)
             except JournalError as exc:
-                if not decision.must_land:
-                    log.error("journal write failed: %s", exc)
-                    return WriteFailed(str(exc), self._clock())
                 self.counts["write_retries"] += 1
                 log.error("journal write failed (retrying in %.2f s): %s", delay, exc)
                 await trio.sleep(delay)
                 delay = min(_BACKOFF_MAX, delay * 2)
-                continue
-            return Written(result, self._clock())
 
     async def _read(self, key: str) -> Found:
         delay = _BACKOFF_FIRST

@@ -39,7 +39,6 @@ import trio
 from ..clearing import Cutover
 from ..crypto import SecurityModule
 from ..engine import Engine, Saga, kind_of, recover, resume
-from ..errors import JournalError
 from ..iso import Dialect, Message
 from ..link import (
     Connector,
@@ -54,10 +53,8 @@ from ..link import (
 )
 from ..store import (
     BatchingJournal,
-    GroupResult,
     Journal,
     LegState,
-    Op,
     OwedStatus,
     SetSetting,
     TransactionQuery,
@@ -218,7 +215,7 @@ class Gateway:
                 "the kept cutover state is unreadable (%s): the configured time applies", exc
             )
 
-    async def _recover(self, journal: BatchingJournal, engine: Engine) -> None:
+    async def _recover(self, journal: BatchingJournal, engine: Engine, executor: Executor) -> None:
         """Apply the recovery table to what a previous run left open (module docs)."""
         # owed before this start (read first: what recovery owes below was never sent)
         owed = await journal.owed_items(status=OwedStatus.OWED, limit=1_000_000)
@@ -240,28 +237,16 @@ class Gateway:
             )
             if not ops:
                 continue
-            result = await self._must_land(journal, ops)
+            result = await executor.land(ops)
             if result.applied:
                 self._recovered += 1
             else:
                 log.error("recovery of %s refused: %r", key, result.stopper)
         resumed = [op for item in owed for op in resume(item, self._clock())]
         if resumed:  # their first attempt may have reached the peer: repeats from now on
-            await self._must_land(journal, resumed)
+            await executor.land(resumed)  # the gateway serves only once this is journaled
         if self._recovered:
             log.warning("recovered %d transactions a previous run left open", self._recovered)
-
-    async def _must_land(self, journal: BatchingJournal, ops: list[Op]) -> GroupResult:
-        """Write a recovery group until the journal takes it (a full disk clears; the
-        gateway does not serve before what it owes is journaled)."""
-        delay = 0.1
-        while True:
-            try:
-                return await journal.write(ops)
-            except JournalError as exc:
-                log.error("recovery could not be journaled (retrying in %.1f s): %s", delay, exc)
-                await trio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def run(
         self, *, task_status: trio.TaskStatus[dict[str, int]] = trio.TASK_STATUS_IGNORED
@@ -284,7 +269,10 @@ class Gateway:
                 last_stan=max(self._last_stan, await bj.last_stan()),
             )
             self.engine = engine
-            await self._recover(bj, engine)
+            self._executor = Executor(
+                bj, links=self._link, wake=self._wake, clock=self._clock, on_reply=self._counted
+            )
+            await self._recover(bj, engine, self._executor)
             self._saf = StoreAndForward(
                 bj,
                 links=self._signed_on,
@@ -292,9 +280,6 @@ class Gateway:
                 dialects=self.dialects,
                 policy=cfg.saf,
                 wallclock=self._clock,
-            )
-            self._executor = Executor(
-                bj, links=self._link, wake=self._wake, clock=self._clock, on_reply=self._counted
             )
             link_config = LinkConfig(
                 sign_on=up.sign_on,

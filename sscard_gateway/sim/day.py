@@ -21,12 +21,11 @@ import trio
 
 from ..errors import SscardError
 from ..ids import AmountSplit
-from ..iso import load_dialect
 from ..link import transmission_time
 from ..store import OwedKind, OwedStatus
 from ._rules import Action, Decision, Rule, SwitchRules
 from .center import Kind
-from .lab import Lab
+from .lab import Lab, acquirer_purchase
 
 __all__ = ["DaySummary", "run_day"]
 
@@ -113,31 +112,9 @@ async def run_day(lab: Lab, *, transactions: int = 40, seed: int = 7) -> DaySumm
         split=AmountSplit.from_parts(fund=30000, personal_account=0, cash=1500),
     )
     await lab.links["center-310000"].request(cross, timeout=5)
-    cups = load_dialect("cups")
     card = lab.cards["center-310000"]
     now = transmission_time(datetime.now())
-    purchase = cups.message(
-        "0200",
-        {
-            2: card.pan,
-            3: "000000",
-            4: "000000002500",
-            7: now,
-            11: "700001",
-            12: now[4:],
-            13: now[:4],
-            18: "5912",
-            22: "021",
-            25: "00",
-            32: "01020000",
-            33: "01020000",
-            37: now[:6] + "700001",
-            41: "POS00001",
-            42: "123456789012345",
-            49: "156",
-        },
-        header=cups.default_header(),
-    )
+    purchase = acquirer_purchase(card.pan, 2500, stan="700001", now=now)
     if lab.switch.links:
         await lab.switch.links[0].request(purchase, timeout=5)
     await _wait_delivered(lab)

@@ -28,7 +28,7 @@ from ..store import SQLiteJournal
 from .center import CardHolder, CenterIdentity, CenterSimulator
 from .switch import SwitchSimulator
 
-__all__ = ["CENTERS", "Lab", "lab_card", "lab_security", "open_lab"]
+__all__ = ["CENTERS", "Lab", "acquirer_purchase", "lab_card", "lab_security", "open_lab"]
 
 
 def lab_card(prefix: str) -> str:
@@ -62,6 +62,38 @@ ROUTES: dict[str, Any] = {
         {"destination": "center-310000", "bins": ["62258802"], "regions": ["31"]},
     ],
 }
+
+
+def acquirer_purchase(pan: str, amount: int, *, stan: str, now: str, mti: str = "0200") -> Message:
+    """A purchase the switch originates as acquirer (POS at a bank's merchant), CUPS dialect.
+
+    Args:
+        pan: the card.
+        amount: F4 in fen.
+        stan: F11.
+        now: F7, ``MMDDhhmmss`` (F12, F13 and the RRN follow from it).
+        mti: ``0200``, or ``0201`` for a repeat.
+    """
+    cups = load_dialect("cups")
+    fields: dict[int, str | bytes] = {
+        2: pan,
+        3: "000000",
+        4: f"{amount:012d}",
+        7: now,
+        11: stan,
+        12: now[4:],
+        13: now[:4],
+        18: "5912",
+        22: "021",
+        25: "00",
+        32: "01020000",
+        33: "01020000",
+        37: now[:6] + stan,
+        41: "POS00001",
+        42: "123456789012345",
+        49: "156",
+    }
+    return cups.message(mti, fields, header=cups.default_header())
 
 
 def lab_security(

@@ -23,6 +23,7 @@ from ..ids import AmountSplit
 from ..iso import Message, load_dialect
 from ..link import StanCounter, StreamDriver, transmission_time
 from ..sim import CardHolder, CenterIdentity, CenterSimulator, Kind, RequesterRecord
+from ..sim.lab import acquirer_purchase
 from ..sim.load import unique_card
 from ._schedule import Request
 
@@ -197,25 +198,7 @@ class Acquirer:
         card = card_of(request.card, request.ref)
         now = transmission_time(self._clock())
         stan = self._stan()
-        fields: dict[int, str | bytes] = {
-            2: card.pan,
-            3: "000000",
-            4: f"{request.amount:012d}",
-            7: now,
-            11: stan,
-            12: now[4:],
-            13: now[:4],
-            18: "5912",
-            22: "021",
-            25: "00",
-            32: "01020000",
-            33: "01020000",
-            37: now[:6] + stan,
-            41: "POS00001",
-            42: "123456789012345",
-            49: "156",
-        }
-        return self.dialect.message("0200", fields, header=self.dialect.default_header())
+        return acquirer_purchase(card.pan, request.amount, stan=stan, now=now)
 
     async def transact(self, request: Request) -> None:
         """Send the purchase; reverse it at once when no answer comes."""

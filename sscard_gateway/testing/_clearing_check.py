@@ -25,8 +25,8 @@ from pathlib import Path
 
 from ..clearing import Outcome, ReconciliationStore, clear, match_key, reconcile, write_acom
 from ..sim import Ledger
-from ..store import Journal, OwedKind, OwedStatus
-from ._judge import Violation
+from ..store import Journal
+from ._judge import Violation, refused_advices
 
 __all__ = ["day_clears"]
 
@@ -99,9 +99,9 @@ def day_clears(
 def _refused_advices(journal: Journal, upstream: str) -> dict[str, int]:
     """Advices to the switch in the exception queue, counted by their settlement date."""
     counts: dict[str, int] = {}
-    for item in journal.owed_items(status=OwedStatus.EXCEPTION, limit=1_000_000):
+    for item in refused_advices(journal):
         record = journal.get_transaction(item.transaction_key)
-        if item.kind is OwedKind.ADVICE and item.destination == upstream and record is not None:
+        if item.destination == upstream and record is not None:
             date = record.settlement_date or ""
             counts[date] = counts.get(date, 0) + 1
     return counts

@@ -43,7 +43,15 @@ from ..engine import holds_money
 from ..ids import mask_pan
 from ..iso import Dialect
 from ..sim import EntryKind, Ledger, RequesterRecord
-from ..store import Journal, LegKind, LegState, OwedKind, OwedStatus, TransactionStatus
+from ..store import (
+    Journal,
+    LegKind,
+    LegState,
+    OwedItem,
+    OwedKind,
+    OwedStatus,
+    TransactionStatus,
+)
 
 __all__ = ["Violation", "judge"]
 
@@ -73,12 +81,18 @@ def _held(ledger: Ledger) -> tuple[Counter[str], Counter[str]]:
     return financial, advices
 
 
+def refused_advices(journal: Journal) -> list[OwedItem]:
+    """Advices in the exception queue: their destination refused them for good."""
+    items = journal.owed_items(status=OwedStatus.EXCEPTION, limit=1_000_000)
+    return [item for item in items if item.kind is OwedKind.ADVICE]
+
+
 def _refused_advices(journal: Journal, dialects: Mapping[str, Dialect]) -> dict[str, Counter[str]]:
-    """Advices in the exception queue (refused for good), counted by destination and card."""
+    """:func:`refused_advices`, counted by destination and card."""
     refused: dict[str, Counter[str]] = {}
-    for item in journal.owed_items(status=OwedStatus.EXCEPTION, limit=1_000_000):
+    for item in refused_advices(journal):
         dialect = dialects.get(item.destination)
-        if item.kind is not OwedKind.ADVICE or dialect is None:
+        if dialect is None:
             continue
         pan = str(dialect.decode(item.payload).fields.get(2, ""))
         refused.setdefault(item.destination, Counter())[pan] += 1

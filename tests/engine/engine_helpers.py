@@ -50,7 +50,7 @@ from sscard_gateway.ids import AmountSplit, luhn_check_digit
 from sscard_gateway.iso import Message, load_dialect
 from sscard_gateway.link import transmission_time
 from sscard_gateway.sim import CardHolder, CenterSimulator, Kind, Ledger
-from sscard_gateway.sim.lab import CENTERS, lab_config, lab_security
+from sscard_gateway.sim.lab import CENTERS, acquirer_purchase, lab_config, lab_security
 from sscard_gateway.store import (
     GroupResult,
     LegState,
@@ -334,25 +334,7 @@ class Bench:
         self._cups_stan += 1
         stan = f"{self._cups_stan:06d}"
         now = transmission_time(self.clock())
-        fields: dict[int, str | bytes] = {
-            2: card(home, serial).pan,
-            3: "000000",
-            4: f"{amount:012d}",
-            7: now,
-            11: stan,
-            12: now[4:],
-            13: now[:4],
-            18: "5912",
-            22: "021",
-            25: "00",
-            32: "01020000",
-            33: "01020000",
-            37: now[:6] + stan,
-            41: "POS00001",
-            42: "123456789012345",
-            49: "156",
-        }
-        return self.cups.message(mti, fields, header=self.cups.default_header())
+        return acquirer_purchase(card(home, serial).pan, amount, stan=stan, now=now, mti=mti)
 
     def cups_reversal(self, original: Message) -> Message:
         self._cups_stan += 1

@@ -8,6 +8,7 @@ from sscard_gateway.engine import transaction_key
 from sscard_gateway.ids import AmountSplit
 from sscard_gateway.iso import FrameDecoder, load_dialect
 from sscard_gateway.sim import Action, Decision, Kind, Rule
+from sscard_gateway.sim.lab import acquirer_purchase
 from sscard_gateway.store import OwedStatus, TransactionStatus
 
 SILENT = Rule(mti=("02", "04"), decision=Decision(action=Action.SILENT))
@@ -158,30 +159,8 @@ async def test_cross_region_declined_by_the_bank_reverses_the_home_leg(world):
 
 
 async def test_cups_originated_request_is_answered_by_the_home_center(world):
-    cups = load_dialect("cups")
     card = world.cards["center-310000"]
-    request = cups.message(
-        "0200",
-        {
-            2: card.pan,
-            3: "000000",
-            4: "000000001500",
-            7: "1126101530",
-            11: "345678",
-            12: "101530",
-            13: "1126",
-            18: "5912",
-            22: "021",
-            25: "00",
-            32: "01020000",
-            33: "01020000",
-            37: "112610345678",
-            41: "POS00001",
-            42: "123456789012345",
-            49: "156",
-        },
-        header=cups.default_header(),
-    )
+    request = acquirer_purchase(card.pan, 1500, stan="345678", now="1126101530")
     link = world.switch.links[0]
     response = await link.request(request, timeout=5)
     assert response.mti == "0210" and response[39] == "00"
